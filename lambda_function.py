@@ -1,0 +1,696 @@
+"""Invalidate CloudFront paths when objects change in an S3 bucket.
+
+An AWS Lambda function, standard library and boto3 only. It accepts S3 event
+notifications however they arrive (directly, through SQS, SNS, SNS then SQS,
+or EventBridge), turns every created or removed object key into the path a
+viewer requests, and asks CloudFront for one invalidation per distribution per
+invocation. The CallerReference is derived from the records themselves, so a
+redelivered event never creates (or bills) a second invalidation. Throttling
+is retried while the invocation has time; whatever is not invalidated is
+raised, so that Lambda's retries, the SQS redrive or a dead-letter queue take
+over. Configuration is read from the environment (see the README).
+
+Event formats:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
+    https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+"""
+
+import hashlib
+import json
+import logging
+import os
+import random
+import re
+import sys
+import time
+from functools import lru_cache
+from typing import NamedTuple
+from urllib.parse import quote, unquote_plus
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+logger = logging.getLogger("cloudfront_invalidator")
+
+# -- Configuration -----------------------------------------------------------
+
+# CloudFront's own ceilings: file paths in progress per distribution, and
+# wildcard paths in progress per distribution.
+CLOUDFRONT_MAX_PATHS = 3000
+CLOUDFRONT_MAX_WILDCARDS = 15
+
+DEFAULT_MAX_PATHS = 100
+DISCOVERY_TTL_S = 300
+
+_ENV_VARS = ("DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT",
+             "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN", "LOG_LEVEL")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+class Settings(NamedTuple):
+    distribution_ids: tuple   # empty: discover the distributions of each bucket
+    origin_path: str          # key prefix stripped for DISTRIBUTION_ID, "" or "dir/"
+    index_document: str       # "" or a file name such as "index.html"
+    exclude: re.Pattern | None
+    max_paths: int
+    dry_run: bool
+    log_level: str
+
+
+def parse_settings(env):
+    """Return the Settings described by the mapping *env* (os.environ).
+
+    Raise ValueError naming the variable when a value is unusable, so that a
+    misconfigured function fails at start with a message, not mid-deploy.
+    """
+    get = {name: env.get(name) for name in _ENV_VARS}.get
+
+    ids = get("DISTRIBUTION_ID")
+    if ids is None:
+        distribution_ids = ()
+    else:
+        distribution_ids = tuple(dict.fromkeys(
+            part.strip() for part in ids.split(",") if part.strip()))
+        if not distribution_ids:
+            raise ValueError("DISTRIBUTION_ID is set but empty: give one or more "
+                             "comma-separated distribution ids (e.g. E2QWRUHAPOMQZL), "
+                             "or unset it to discover the bucket's distributions")
+        for dist_id in distribution_ids:
+            if not re.fullmatch(r"[A-Z0-9]{1,64}", dist_id):
+                raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront "
+                                 "distribution id (expected e.g. E2QWRUHAPOMQZL)")
+
+    origin_path = (get("ORIGIN_PATH") or "").strip("/")
+    if origin_path and not distribution_ids:
+        raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it "
+                         "each origin's own origin path is read from CloudFront")
+
+    index_document = get("INDEX_DOCUMENT") or ""
+    if "/" in index_document:
+        raise ValueError(f"INDEX_DOCUMENT: expected a file name such as index.html, "
+                         f"got {index_document!r}")
+
+    pattern = get("EXCLUDE_PATTERN") or ""
+    try:
+        exclude = re.compile(pattern) if pattern else None
+    except re.error as error:
+        raise ValueError(f"EXCLUDE_PATTERN: {pattern!r} is not a valid Python "
+                         f"regular expression: {error}") from None
+
+    raw_max = (get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
+    if not raw_max.isdigit() or not 1 <= int(raw_max) <= CLOUDFRONT_MAX_PATHS:
+        raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
+                         f"{CLOUDFRONT_MAX_PATHS}, got {raw_max!r}")
+
+    dry_run = (get("DRY_RUN") or "").strip().lower()
+    if dry_run not in _TRUE + _FALSE:
+        raise ValueError(f"DRY_RUN: expected true or false, got {dry_run!r}")
+
+    log_level = (get("LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, "
+                         f"got {log_level!r}")
+
+    return Settings(distribution_ids, origin_path and origin_path + "/",
+                    index_document, exclude, int(raw_max), dry_run in _TRUE, log_level)
+
+
+@lru_cache(maxsize=8)
+def _settings_for(values):
+    return parse_settings(dict(zip(_ENV_VARS, values, strict=True)))
+
+
+def current_settings():
+    """Return the Settings of the current environment, parsed once per change."""
+    return _settings_for(tuple(os.environ.get(name) for name in _ENV_VARS))
+
+
+# -- Envelopes -> records ----------------------------------------------------
+
+class ObjectEvent(NamedTuple):
+    bucket: str
+    key: str        # decoded: the object's real key
+    name: str       # "ObjectCreated:Put", or EventBridge's "Object Created"
+    time: str       # ISO 8601 as S3 sent it, or ""
+    version: str    # sequencer, else eTag, else version id, else time
+
+
+# Event names that change what a viewer gets. Restores, replication, tiering,
+# tagging and ACL changes leave the object's bytes alone.
+_INVALIDATING_PREFIXES = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
+_INVALIDATING_DETAIL_TYPES = ("Object Created", "Object Deleted")
+_MAX_NESTING = 4   # SQS body -> SNS message -> S3 notification, with room to spare
+
+
+def object_events(event):
+    """Return the ObjectEvents of every S3 record in a Lambda *event*.
+
+    Whatever carries them is unwrapped: S3 notifications, SQS bodies, SNS
+    messages (also inside SQS) and EventBridge events. Anything else is
+    logged and skipped, so a malformed message never hides its neighbours.
+    """
+    return list(_walk(event, "event", 0))
+
+
+def _walk(message, where, depth):
+    if not isinstance(message, dict):
+        logger.warning("%s: expected a JSON object, got %s; skipped",
+                       where, type(message).__name__)
+        return
+    if depth > _MAX_NESTING:
+        logger.warning("%s: envelopes nested too deep; skipped", where)
+        return
+    if "Records" in message:
+        records = message["Records"]
+        if not isinstance(records, list):
+            logger.warning("%s: expected Records to be a list, got %s; skipped",
+                           where, type(records).__name__)
+            return
+        for index, record in enumerate(records):
+            yield from _from_record(record, f"{where}.Records[{index}]", depth)
+    elif message.get("source") == "aws.s3" and "detail-type" in message:
+        yield from _from_eventbridge(message, where)
+    elif message.get("Event") == "s3:TestEvent":
+        logger.info("%s: s3:TestEvent for bucket %s ignored", where, message.get("Bucket"))
+    elif message.get("Type") == "Notification" and "Message" in message:
+        yield from _walk(_parse_json(message["Message"], where), f"{where}.Message", depth + 1)
+    else:
+        logger.warning("%s: not an S3 notification, SQS, SNS or EventBridge event "
+                       "(keys: %s); skipped", where, ", ".join(sorted(map(str, message))[:8]))
+
+
+def _from_record(record, where, depth):
+    if not isinstance(record, dict):
+        logger.warning("%s: expected a JSON object, got %s; skipped",
+                       where, type(record).__name__)
+    elif "s3" in record:
+        yield from _from_s3_record(record, where)
+    elif "body" in record:
+        where = f"SQS message {record.get('messageId', where)}"
+        yield from _walk(_parse_json(record["body"], where), where, depth + 1)
+    elif isinstance(record.get("Sns"), dict):
+        where = f"SNS message {record['Sns'].get('MessageId', where)}"
+        yield from _walk(_parse_json(record["Sns"].get("Message"), where), where, depth + 1)
+    else:
+        logger.warning("%s: expected an S3, SQS or SNS record (keys: %s); skipped",
+                       where, ", ".join(sorted(map(str, record))[:8]))
+
+
+def _parse_json(text, where):
+    """Return the JSON value in *text*, or None (logged) when there is none."""
+    if not isinstance(text, str):
+        logger.warning("%s: expected a JSON string, got %s", where, type(text).__name__)
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        logger.warning("%s: body is not JSON (starts %r)", where, text[:60])
+        return None
+
+
+def _from_s3_record(record, where):
+    name = record.get("eventName")
+    if not isinstance(name, str) or not name:
+        logger.warning("%s: S3 record without an eventName; skipped", where)
+        return
+    name = name.removeprefix("s3:")   # some published samples carry the prefix
+    if not name.startswith(_INVALIDATING_PREFIXES):
+        logger.debug("%s: %s does not change the object's content; skipped", where, name)
+        return
+    s3 = _dig(record, "s3") or {}
+    obj = _dig(s3, "object") or {}
+    key = obj.get("key")
+    if not isinstance(key, str) or not key:
+        logger.warning("%s: expected a string at s3.object.key, got %r; skipped",
+                       where, key)
+        return
+    # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
+    key = unquote_plus(key)
+    bucket = _dig(s3, "bucket", "name")
+    time_ = record.get("eventTime") if isinstance(record.get("eventTime"), str) else ""
+    yield ObjectEvent(bucket if isinstance(bucket, str) else "", key, name, time_,
+                      _version(obj, "sequencer", "eTag", "versionId") or time_)
+
+
+def _from_eventbridge(message, where):
+    name = message["detail-type"]
+    if name not in _INVALIDATING_DETAIL_TYPES:
+        logger.debug("%s: %s does not change the object's content; skipped", where, name)
+        return
+    obj = _dig(message, "detail", "object") or {}
+    key = obj.get("key")
+    if not isinstance(key, str) or not key:
+        logger.warning("%s: expected a string at detail.object.key, got %r; skipped",
+                       where, key)
+        return
+    # EventBridge keys are the key itself, not form-encoded (see the README).
+    bucket = _dig(message, "detail", "bucket", "name")
+    time_ = message.get("time") if isinstance(message.get("time"), str) else ""
+    yield ObjectEvent(bucket if isinstance(bucket, str) else "", key, name, time_,
+                      _version(obj, "sequencer", "etag", "version-id") or time_)
+
+
+def _dig(value, *keys):
+    """Return value[k1][k2]..., or None where any level is missing or not a dict."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _version(obj, *fields):
+    return next((str(obj[f]) for f in fields if obj.get(f)), "")
+
+
+# -- Keys -> paths -----------------------------------------------------------
+
+# Printable ASCII that CloudFront wants verbatim. Everything else is encoded:
+# controls, non-ASCII, RFC 1738's unsafe characters (space " < > # % { } | \
+# ^ ` [ ]), "?" which would start a query string, and "*" which would make a
+# literal asterisk a wildcard. "~" stays: viewers send it unencoded.
+_PATH_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F))
+                     if c not in ' "<>#%{}|\\^`[]?*' and not c.isalnum())
+
+
+def cloudfront_path(key):
+    """Return the invalidation path for the viewer-relative *key*."""
+    return "/" + quote(key, safe=_PATH_SAFE)
+
+
+def viewer_paths(key, origin_prefix="", index_document=""):
+    """Return the paths under which a viewer can get *key*, or () when none.
+
+    *origin_prefix* is the origin path as a key prefix ("static/"): a key
+    outside it is not served by that origin. With an *index_document*,
+    "docs/index.html" is also cached as "/docs/", and "index.html" as "/".
+    """
+    if not key.startswith(origin_prefix):
+        return ()
+    key = key[len(origin_prefix):]
+    paths = (cloudfront_path(key),)
+    if index_document and (key == index_document or key.endswith("/" + index_document)):
+        paths += (cloudfront_path(key[:-len(index_document)]),)
+    return paths
+
+
+# -- Plan --------------------------------------------------------------------
+
+class Invalidation(NamedTuple):
+    distribution_id: str
+    paths: tuple
+    caller_reference: str
+    keys: int          # how many object keys the paths cover
+
+
+def plan_invalidations(events, routes, settings):
+    """Return one Invalidation per distribution for *events*, sorted by id.
+
+    *routes* maps each bucket to its (distribution id, origin prefix) pairs.
+    Keys matching settings.exclude are left out; the paths of a distribution
+    are wildcarded down to settings.max_paths (see plan_paths).
+    """
+    paths, covered = {}, {}
+    excluded = unrouted = 0
+    for event in events:
+        if settings.exclude and settings.exclude.search(event.key):
+            excluded += 1
+            continue
+        targets = routes.get(event.bucket, ())
+        if not targets:
+            unrouted += 1
+        for dist_id, prefix in targets:
+            found = viewer_paths(event.key, prefix, settings.index_document)
+            if found:
+                paths.setdefault(dist_id, set()).update(found)
+                covered.setdefault(dist_id, set()).add(event)
+    if excluded:
+        logger.info("%d key(s) match EXCLUDE_PATTERN and are not invalidated", excluded)
+    if unrouted:
+        logger.warning("%d key(s) are in buckets that no CloudFront distribution "
+                       "serves; not invalidated", unrouted)
+    plans = []
+    for dist_id in sorted(paths):
+        planned = plan_paths(paths[dist_id], settings.max_paths)
+        plans.append(Invalidation(dist_id, planned,
+                                  caller_reference(dist_id, planned, covered[dist_id]),
+                                  len({(e.bucket, e.key) for e in covered[dist_id]})))
+    return plans
+
+
+def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_WILDCARDS):
+    """Return sorted paths covering every path in *paths*, at most *max_paths*.
+
+    Exact paths when they fit. Otherwise start from "/*" and narrow it: a
+    wildcard "dir/*" gives way to the files of dir and "subdir/*" wildcards,
+    cheapest first, for as long as the plan still fits. So what stays
+    wildcarded is where most paths are, and "/*" stays only when nothing
+    narrower fits. Never more than *max_wildcards* wildcards. Deterministic.
+    """
+    if max_paths < 1 or max_wildcards < 1:
+        raise ValueError("max_paths and max_wildcards must be at least 1")
+    paths = sorted(set(paths))
+    if len(paths) <= max_paths:
+        return tuple(paths)
+
+    # A directory is a path prefix ending in "/". A path ending in "/" (an
+    # index) belongs to its parent: "dir/*" is not relied on to cover "dir/".
+    files, subdirs, size = {}, {}, {}
+    for path in paths:
+        directory = _parent(path)
+        files.setdefault(directory, []).append(path)
+        while True:
+            size[directory] = size.get(directory, 0) + 1
+            if directory == "/":
+                break
+            subdirs.setdefault(_parent(directory), set()).add(directory)
+            directory = _parent(directory)
+
+    def narrowing(directory, free_slots):
+        """Return (paths added, subdirectories made exact, subdirectories
+        wildcarded) when *directory*'s wildcard gives way."""
+        kids = sorted(subdirs.get(directory, ()), key=lambda d: (size[d], d))
+        # A one-path subdirectory is cheaper exact; past the wildcard slots
+        # left, so are the smallest.
+        n_exact = max(sum(size[k] == 1 for k in kids), len(kids) - free_slots)
+        added = len(files.get(directory, ())) + sum(size[k] for k in kids[:n_exact])
+        return added, kids[:n_exact], kids[n_exact:]
+
+    exact, wildcards = [], {"/"}
+    while True:
+        best = None
+        for directory in sorted(wildcards):
+            free_slots = max_wildcards - len(wildcards) + 1
+            added, made_exact, wild = narrowing(directory, free_slots)
+            growth = added + len(wild) - 1
+            if len(exact) + len(wildcards) + growth <= max_paths and (
+                    best is None or growth < best[0]):
+                best = (growth, directory, made_exact, wild)
+        if best is None:
+            break
+        _, directory, made_exact, wild = best
+        wildcards.remove(directory)
+        wildcards.update(wild)
+        exact.extend(files.get(directory, ()))
+        for sub in made_exact:
+            exact.extend(_paths_under(sub, files, subdirs))
+    return tuple(sorted(exact + [d + "*" for d in wildcards]))
+
+
+def _parent(path):
+    """Return the directory holding *path*: "/a/b.js" and "/a/x/" -> "/a/"; "/" -> "/"."""
+    return path[:path.rfind("/", 0, len(path) - 1) + 1] or "/"
+
+
+def _paths_under(directory, files, subdirs):
+    """Return every path below *directory* in the tree of plan_paths."""
+    found, stack = [], [directory]
+    while stack:
+        directory = stack.pop()
+        found.extend(files.get(directory, ()))
+        stack.extend(subdirs.get(directory, ()))
+    return found
+
+
+def caller_reference(distribution_id, paths, events):
+    """Return a CallerReference that is the same whenever the same records ask
+    for the same paths, and new for a later upload of the same key.
+
+    It starts with the newest event time it covers, for people reading the
+    console, and ends with a digest of the distribution, the paths and each
+    record's identity (bucket, key, event name, sequencer or eTag).
+    """
+    identities = sorted({f"{e.bucket}\t{e.key}\t{e.name}\t{e.version}" for e in events})
+    digest = hashlib.sha256("\n".join(
+        [distribution_id, *paths, "", *identities]).encode()).hexdigest()
+    newest = max((e.time for e in events), default="") or "undated"
+    return f"{newest}-{digest[:40]}"
+
+
+# -- Talking to CloudFront ---------------------------------------------------
+
+# The client is made once per container and reused by warm invocations.
+# botocore's own retries are off: the loop below retries with the
+# invocation's deadline in view, and also retries TooManyInvalidationsInProgress,
+# which botocore never does.
+_CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 3, 7
+cloudfront = boto3.client("cloudfront", config=BotoConfig(
+    retries={"total_max_attempts": 1},
+    connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S))
+
+_RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
+                    "TooManyInvalidationsInProgress", "ServiceUnavailable",
+                    "InternalError", "InternalFailure"}
+_BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 20.0
+# Time kept in hand: one more attempt may take this long before it fails.
+_ATTEMPT_S = _CONNECT_TIMEOUT_S + _READ_TIMEOUT_S
+_SAFETY_MARGIN_S = 0.5
+DEFAULT_BUDGET_S = 60.0      # when there is no Lambda context (local runs)
+
+# Indirections so that tests can run the retry loop on a fake clock.
+_clock, _sleep = time.monotonic, time.sleep
+
+
+class InvalidationError(RuntimeError):
+    """CloudFront did not take an invalidation; the event must be retried."""
+
+
+def deadline_for(context):
+    """Return the _clock() time by which this invocation must be done."""
+    remaining = DEFAULT_BUDGET_S
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        remaining = context.get_remaining_time_in_millis() / 1000
+    return _clock() + remaining - _SAFETY_MARGIN_S
+
+
+def _with_retries(call, what, deadline):
+    """Return call(), retrying throttling and server errors until *deadline*."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code not in _RETRYABLE_CODES and status < 500:
+                raise
+            reason = f"{code or status}: {error.response.get('Error', {}).get('Message', '')}"
+        except (BotoConnectionError, HTTPClientError) as error:
+            # Safe to resend: CreateInvalidation is idempotent by CallerReference.
+            reason = f"{type(error).__name__}: {error}"
+        attempt += 1
+        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** attempt)
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        if _clock() + delay + _ATTEMPT_S > deadline:
+            raise InvalidationError(f"{what}: gave up after {attempt} attempt(s), "
+                                    f"out of time; last error {reason}")
+        logger.warning("%s: %s; retrying in %.1f s (attempt %d)", what, reason, delay, attempt)
+        _sleep(delay)
+
+
+def _is_reused_reference(error):
+    """True when CloudFront says this CallerReference was already used."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    return code == "InvalidationBatchAlreadyExists" or (
+        code == "InvalidArgument" and "caller reference" in message.lower())
+
+
+def submit(plan, deadline):
+    """Create the invalidation *plan*; return its id, or None if it already was.
+
+    Raise InvalidationError when CloudFront refuses it or time runs out.
+    """
+    what = f"CreateInvalidation on {plan.distribution_id}"
+    try:
+        response = _with_retries(lambda: cloudfront.create_invalidation(
+            DistributionId=plan.distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},
+                "CallerReference": plan.caller_reference,
+            }), what, deadline)
+    except ClientError as error:
+        if _is_reused_reference(error):
+            # The reference is a digest of these very paths and records, so an
+            # earlier delivery of this event already had them invalidated.
+            logger.info("%s: caller reference %s was already used for these records; "
+                        "nothing more to do", what, plan.caller_reference)
+            return None
+        raise InvalidationError(f"{what} refused: {error}") from error
+    except BotoCoreError as error:
+        raise InvalidationError(f"{what} failed: {error}") from error
+    invalidation_id = response["Invalidation"]["Id"]
+    logger.info("Created invalidation %s on %s: %d path(s) for %d key(s), "
+                "reference %s, paths %s%s", invalidation_id, plan.distribution_id,
+                len(plan.paths), plan.keys, plan.caller_reference,
+                " ".join(plan.paths[:5]), " ..." if len(plan.paths) > 5 else "")
+    return invalidation_id
+
+
+# -- Discovery ---------------------------------------------------------------
+
+_S3_ORIGIN = re.compile(
+    r"(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:-website)?"
+    r"(?:[.-](?:dualstack\.)?(?:[a-z]{2}(?:-[a-z]+)+-\d+|external-1))?"
+    r"\.amazonaws\.com(?:\.cn)?")
+
+
+def bucket_of_origin(domain_name):
+    """Return the bucket an origin domain name serves, or None if it is no S3 one.
+
+    Covers the REST endpoints (BUCKET.s3.amazonaws.com, BUCKET.s3.REGION...,
+    BUCKET.s3-REGION...) and the website endpoints (BUCKET.s3-website-REGION...,
+    BUCKET.s3-website.REGION...).
+    """
+    match = _S3_ORIGIN.fullmatch(domain_name.lower().rstrip("."))
+    return match and match["bucket"]
+
+
+def routes_from_distributions(distributions):
+    """Return {bucket: [(distribution id, origin prefix), ...]} for every S3
+    origin of every distribution (DistributionSummary dicts from CloudFront).
+    """
+    routes = {}
+    for dist in distributions:
+        for origin in _dig(dist, "Origins", "Items") or ():
+            bucket = bucket_of_origin(origin.get("DomainName", ""))
+            if bucket:
+                prefix = (origin.get("OriginPath") or "").strip("/")
+                route = (dist["Id"], prefix and prefix + "/")
+                if route not in routes.setdefault(bucket, []):
+                    routes[bucket].append(route)
+    return routes
+
+
+_discovered = (float("-inf"), {})   # (expiry on _clock, routes) for this container
+
+
+def discovered_routes(deadline):
+    """Return the bucket routes of the account's distributions, listing them
+    at most once per DISCOVERY_TTL_S in a container.
+    """
+    global _discovered
+    expiry, routes = _discovered
+    if _clock() < expiry:
+        return routes
+    distributions, kwargs = [], {}
+    while True:
+        page = _with_retries(lambda kw=kwargs: cloudfront.list_distributions(**kw),
+                             "ListDistributions", deadline)["DistributionList"]
+        distributions.extend(page.get("Items") or ())
+        if not page.get("IsTruncated") or not page.get("NextMarker"):
+            break
+        kwargs = {"Marker": page["NextMarker"]}
+    routes = routes_from_distributions(distributions)
+    logger.info("Listed %d distribution(s); %d serve S3 buckets: %s", len(distributions),
+                len({d for r in routes.values() for d, _ in r}), ", ".join(sorted(routes)) or "none")
+    _discovered = (_clock() + DISCOVERY_TTL_S, routes)
+    return routes
+
+
+# -- Handler -----------------------------------------------------------------
+
+def lambda_handler(event, context):
+    """Invalidate the paths of every S3 object record in *event*.
+
+    Return {"batchItemFailures": []} for SQS events (whole-batch success under
+    ReportBatchItemFailures), else {"invalidations": [...]}. Raise
+    InvalidationError when any distribution's invalidation was not created.
+    """
+    settings = current_settings()
+    logger.setLevel(settings.log_level)
+    results = invalidate(event, settings, deadline_for(context))
+    if _is_sqs(event):
+        return {"batchItemFailures": []}
+    return {"invalidations": results}
+
+
+def invalidate(event, settings, deadline):
+    """Create (or, with settings.dry_run, only log) the invalidations *event*
+    calls for; return them as dicts. Every distribution is tried before
+    InvalidationError is raised for those that failed.
+    """
+    results, failures = [], []
+    for plan in plan_event(event, settings, deadline):
+        entry = {"DistributionId": plan.distribution_id,
+                 "CallerReference": plan.caller_reference, "Paths": list(plan.paths)}
+        if settings.dry_run:
+            logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s",
+                        len(plan.paths), plan.distribution_id, plan.caller_reference,
+                        " ".join(plan.paths))
+        else:
+            try:
+                entry["Id"] = submit(plan, deadline)
+            except InvalidationError as error:
+                logger.error("%s", error)
+                failures.append(str(error))
+                continue
+        results.append(entry)
+    if failures:
+        raise InvalidationError("; ".join(failures))
+    return results
+
+
+def plan_event(event, settings, deadline):
+    """Return the Invalidations that *event* calls for under *settings*."""
+    events = object_events(event)
+    if not events:
+        logger.info("No S3 object records to invalidate")
+        return []
+    buckets = {e.bucket for e in events}
+    if settings.distribution_ids:
+        targets = [(d, settings.origin_path) for d in settings.distribution_ids]
+        routes = dict.fromkeys(buckets, targets)
+    else:
+        routes = discovered_routes(deadline)
+    return plan_invalidations(events, routes, settings)
+
+
+def _is_sqs(event):
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and isinstance(records, list) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+# -- Local run ---------------------------------------------------------------
+
+def main(argv=None):
+    """Print, as JSON, the invalidations an event file would create.
+
+    Usage: python lambda_function.py EVENT.json [--apply]
+    Without --apply nothing is sent (discovery still lists distributions when
+    DISTRIBUTION_ID is unset); with it, CloudFront is called with the local
+    AWS credentials.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    apply = "--apply" in args
+    files = [a for a in args if a != "--apply"]
+    if len(files) != 1 or files[0].startswith("-"):
+        print(main.__doc__.split("\n\n")[1].strip(), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(message)s")
+    try:
+        with open(files[0], encoding="utf-8") as handle:
+            text = handle.read()
+        try:
+            event = json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"{files[0]} is not JSON: {error}") from None
+        settings = current_settings()._replace(dry_run=not apply)
+        results = invalidate(event, settings, deadline_for(None))
+    except (OSError, ValueError, InvalidationError, BotoCoreError, ClientError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
+    return 0
+
+
+# Fail at start, with the variable's name, on a configuration that can't work.
+logger.setLevel(current_settings().log_level)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Shared fixtures: moto's CloudFront on 127.0.0.1, a clean environment, events.
+
+moto's server starts before lambda_function is imported, because the module
+creates its boto3 client at import time (as it should, once per container),
+and that client finds the server through AWS_ENDPOINT_URL_CLOUDFRONT.
+"""
+
+import json
+import os
+import pathlib
+import urllib.request
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+EVENTS = pathlib.Path(__file__).parent / "events"
+SAMPLES = pathlib.Path(__file__).parents[2] / "shared" / "aws-event-samples"
+SETTINGS_VARS = ("DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN",
+                 "MAX_PATHS", "DRY_RUN", "LOG_LEVEL")
+
+_server = None
+
+
+def pytest_configure(config):
+    global _server
+    for name in SETTINGS_VARS:
+        os.environ.pop(name, None)
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    _server.start()
+    host, port = _server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
+
+
+def pytest_unconfigure(config):
+    if _server is not None:
+        _server.stop()
+
+
+def load_event(name):
+    """Return the event tests/events/NAME.json."""
+    return json.loads((EVENTS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def clean_state(monkeypatch):
+    """Each test starts with no settings, an empty moto and no discovery cache."""
+    import lambda_function
+
+    for name in SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(lambda_function, "_discovered", (float("-inf"), {}))
+    request = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] + "/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def cf():
+    """A plain boto3 CloudFront client on moto, for arranging and checking."""
+    return boto3.client("cloudfront")
+
+
+def create_distribution(cf, *origins):
+    """Create a distribution in moto; return its id.
+
+    Each origin is a domain name, or a (domain name, origin path) pair. The
+    first is the default behaviour's target.
+    """
+    items = []
+    for index, origin in enumerate(origins):
+        domain, path = (origin, "") if isinstance(origin, str) else origin
+        item = {"Id": f"origin-{index}", "DomainName": domain, "OriginPath": path}
+        if domain.endswith("amazonaws.com") and "website" not in domain:
+            item["S3OriginConfig"] = {"OriginAccessIdentity": ""}
+        else:
+            item["CustomOriginConfig"] = {"HTTPPort": 80, "HTTPSPort": 443,
+                                          "OriginProtocolPolicy": "http-only"}
+        items.append(item)
+    config = {
+        "CallerReference": f"test-{len(items)}-{origins!r}",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {"Quantity": len(items), "Items": items},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin-0",
+            "ViewerProtocolPolicy": "allow-all",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+    }
+    return cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+
+def invalidations(cf, distribution_id):
+    """Return {caller reference: sorted paths} of a distribution's invalidations,
+    and how many there are (a repeated reference would show up there)."""
+    items = cf.list_invalidations(DistributionId=distribution_id)["InvalidationList"].get("Items", [])
+    found = {}
+    for summary in items:
+        batch = cf.get_invalidation(DistributionId=distribution_id,
+                                    Id=summary["Id"])["Invalidation"]["InvalidationBatch"]
+        found[batch["CallerReference"]] = sorted(batch["Paths"].get("Items", []))
+    return found, len(items)
+
+
+class FakeContext:
+    """A Lambda context whose remaining time follows a (fake) clock."""
+
+    def __init__(self, clock, remaining_s):
+        self._clock, self._deadline = clock, clock() + remaining_s
+
+    def get_remaining_time_in_millis(self):
+        return int((self._deadline - self._clock()) * 1000)
+
+
+class FakeClock:
+    """A monotonic clock that moves only when sleep() is called."""
+
+    def __init__(self):
+        self.now, self.sleeps = 1000.0, []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Run the retry loop on a FakeClock: no real waiting."""
+    import lambda_function
+
+    fake = FakeClock()
+    monkeypatch.setattr(lambda_function, "_clock", fake)
+    monkeypatch.setattr(lambda_function, "_sleep", fake.sleep)
+    return fake

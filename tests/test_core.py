@@ -1,0 +1,406 @@
+"""The functional core, with plain asserts and tables: no AWS, no mocks."""
+
+import logging
+import re
+
+import pytest
+from conftest import load_event
+
+import lambda_function as lf
+from lambda_function import ObjectEvent
+
+
+def settings(**env):
+    return lf.parse_settings({k.upper(): v for k, v in env.items()})
+
+
+def keys(event):
+    return [e.key for e in lf.object_events(event)]
+
+
+# -- Settings ------------------------------------------------------------------
+
+def test_defaults():
+    s = settings()
+    assert s.distribution_ids == ()          # unset: discovery
+    assert (s.origin_path, s.index_document, s.exclude) == ("", "", None)
+    assert (s.max_paths, s.dry_run, s.log_level) == (100, False, "INFO")
+
+
+@pytest.mark.parametrize("env, field, expected", [
+    ({"distribution_id": "E1ABC"}, "distribution_ids", ("E1ABC",)),
+    ({"distribution_id": " E1ABC, E2DEF ,E1ABC"}, "distribution_ids", ("E1ABC", "E2DEF")),
+    ({"distribution_id": "E1", "origin_path": "/static/"}, "origin_path", "static/"),
+    ({"distribution_id": "E1", "origin_path": "static/v2"}, "origin_path", "static/v2/"),
+    ({"distribution_id": "E1", "origin_path": "/"}, "origin_path", ""),
+    ({"index_document": "index.html"}, "index_document", "index.html"),
+    ({"max_paths": "3000"}, "max_paths", 3000),
+    ({"max_paths": " 7 "}, "max_paths", 7),
+    ({"dry_run": "TRUE"}, "dry_run", True),
+    ({"dry_run": "1"}, "dry_run", True),
+    ({"dry_run": "false"}, "dry_run", False),
+    ({"log_level": "debug"}, "log_level", "DEBUG"),
+])
+def test_settings_parse(env, field, expected):
+    assert getattr(settings(**env), field) == expected
+
+
+def test_exclude_pattern_is_compiled():
+    assert settings(exclude_pattern=r"\.map$").exclude.search("a/app.js.map")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"distribution_id": ""}, "DISTRIBUTION_ID is set but empty"),
+    ({"distribution_id": " , "}, "DISTRIBUTION_ID is set but empty"),
+    ({"distribution_id": "arn:aws:cloudfront::1:distribution/E1"}, "not a CloudFront distribution id"),
+    ({"distribution_id": "d111111abcdef8.cloudfront.net"}, "not a CloudFront distribution id"),
+    ({"origin_path": "/static"}, "ORIGIN_PATH applies only with DISTRIBUTION_ID"),
+    ({"index_document": "docs/index.html"}, "INDEX_DOCUMENT"),
+    ({"exclude_pattern": "assets/(unclosed"}, "EXCLUDE_PATTERN: 'assets/(unclosed' is not a valid"),
+    ({"max_paths": "0"}, "MAX_PATHS"),
+    ({"max_paths": "3001"}, "MAX_PATHS"),
+    ({"max_paths": "ten"}, "MAX_PATHS"),
+    ({"dry_run": "maybe"}, "DRY_RUN"),
+    ({"log_level": "LOUD"}, "LOG_LEVEL"),
+])
+def test_bad_settings_name_the_variable(env, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        settings(**env)
+
+
+# -- Envelopes -> records -------------------------------------------------------
+
+def s3_body(*names_and_keys):
+    return {"Records": [{"eventName": n, "eventTime": "2026-01-01T00:00:00.000Z",
+                         "s3": {"bucket": {"name": "b"}, "object": {"key": k, "sequencer": "01"}}}
+                        for n, k in names_and_keys]}
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("s3-put", ["index.html", "css/my file.css", "img/日本.png", "docs/c++ guide?.txt"]),
+    ("s3-delete", ["old/page.html"]),
+    ("sqs-s3", ["index.html", "assets/app 1.css"]),
+    ("sns-s3", ["news/a+b.html"]),
+    ("sqs-sns-s3", ["blog/post.html"]),
+    ("eventbridge-object-created", ["photos/summer trip+1.jpg"]),
+    ("s3-test-event", []),
+    ("console-test", []),
+])
+def test_every_envelope(name, expected):
+    assert keys(load_event(name)) == expected
+
+
+def test_every_record_not_just_the_last():
+    event = s3_body(*[("ObjectCreated:Put", f"f{i}.js") for i in range(5)])
+    assert keys(event) == [f"f{i}.js" for i in range(5)]
+
+
+@pytest.mark.parametrize("name, invalidates", [
+    ("ObjectCreated:Put", True),
+    ("ObjectCreated:CompleteMultipartUpload", True),
+    ("ObjectCreated:Copy", True),
+    ("ObjectRemoved:Delete", True),
+    ("ObjectRemoved:DeleteMarkerCreated", True),
+    ("LifecycleExpiration:Delete", True),
+    ("s3:ObjectCreated:Put", True),            # prefix carried by some samples
+    ("ObjectRestore:Completed", False),
+    ("s3:Replication:OperationFailedReplication", False),
+    ("IntelligentTiering:TransitionAccess", False),
+    ("LifecycleTransition", False),
+    ("ObjectTagging:Put", False),
+    ("ObjectAcl:Put", False),
+])
+def test_which_event_names_invalidate(name, invalidates):
+    assert keys(s3_body((name, "a.html"))) == (["a.html"] if invalidates else [])
+
+
+@pytest.mark.parametrize("detail_type, invalidates", [
+    ("Object Created", True), ("Object Deleted", True),
+    ("Object Restore Completed", False), ("Object Tags Added", False),
+    ("Object Storage Class Changed", False),
+])
+def test_which_eventbridge_types_invalidate(detail_type, invalidates):
+    event = load_event("eventbridge-object-created")
+    event["detail-type"] = detail_type
+    assert bool(keys(event)) is invalidates
+
+
+@pytest.mark.parametrize("raw, decoded", [
+    ("red+flower.jpg", "red flower.jpg"),
+    ("c%2B%2B.txt", "c++.txt"),
+    ("Happy%20Face.jpg", "Happy Face.jpg"),
+    ("glacier%2Dtest.txt", "glacier-test.txt"),
+    ("%E6%97%A5%E6%9C%AC.png", "日本.png"),
+    ("logs/year%3D2026/month%3D01/x.gz", "logs/year=2026/month=01/x.gz"),
+    ("100%25.txt", "100%.txt"),
+    ("a/b/c.txt", "a/b/c.txt"),
+])
+def test_notification_keys_are_form_decoded(raw, decoded):
+    assert keys(s3_body(("ObjectCreated:Put", raw))) == [decoded]
+
+
+def test_eventbridge_keys_are_taken_as_they_are():
+    event = load_event("eventbridge-object-created")
+    event["detail"]["object"]["key"] = "a+b%20c.txt"
+    assert keys(event) == ["a+b%20c.txt"]
+
+
+def test_record_fields():
+    (event,) = lf.object_events(load_event("sqs-sns-s3"))
+    assert event == ObjectEvent("example-bucket", "blog/post.html", "ObjectCreated:Put",
+                                "2026-11-25T10:00:00.000Z", "0E01")
+    (event,) = lf.object_events(load_event("eventbridge-object-created"))
+    assert event == ObjectEvent("example-bucket", "photos/summer trip+1.jpg", "Object Created",
+                                "2026-11-25T10:00:00Z", "617f08299329d189")
+
+
+@pytest.mark.parametrize("event, warning", [
+    ({"key1": "value1", "key2": "value2"}, "not an S3 notification, SQS, SNS or EventBridge event (keys: key1, key2)"),
+    ({}, "not an S3 notification"),
+    ({"Records": "nope"}, "expected Records to be a list, got str"),
+    ({"Records": [42]}, "expected a JSON object, got int"),
+    ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {}}}]}, "expected a string at s3.object.key, got None"),
+    ({"Records": [{"eventName": "ObjectCreated:Put", "s3": "x"}]}, "expected a string at s3.object.key"),
+    ({"Records": [{"s3": {"object": {"key": "a"}}}]}, "S3 record without an eventName"),
+    ({"Records": [{"messageId": "m-1", "body": "{oops"}]}, "SQS message m-1: body is not JSON (starts '{oops')"),
+    ({"Records": [{"messageId": "m-2", "body": None}]}, "SQS message m-2: expected a JSON string, got NoneType"),
+    ({"Records": [{"Sns": {"MessageId": "n-1", "Message": "Hello from SNS!"}}]}, "SNS message n-1: body is not JSON"),
+    ({"Records": [{"foo": 1}]}, "expected an S3, SQS or SNS record (keys: foo)"),
+    ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "expected a string at detail.object.key"),
+])
+def test_bad_input_gets_a_clear_warning(event, warning, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(event) == []
+    assert warning in caplog.text
+
+
+def test_bad_records_never_hide_good_ones():
+    event = load_event("sqs-s3")   # a test event, non-JSON and keyless bodies among good ones
+    assert keys(event) == ["index.html", "assets/app 1.css"]
+    event = {"Records": [{"Records": 1}, *s3_body(("ObjectCreated:Put", "ok.html"))["Records"],
+                         "junk", {"eventName": "ObjectCreated:Put", "s3": None}]}
+    assert keys(event) == ["ok.html"]
+
+
+def test_test_event_is_ignored_quietly(caplog):
+    with caplog.at_level(logging.INFO):
+        assert lf.object_events(load_event("s3-test-event")) == []
+    assert "s3:TestEvent" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_nesting_is_bounded(caplog):
+    event = s3_body(("ObjectCreated:Put", "deep.html"))
+    for _ in range(6):
+        event = {"Records": [{"messageId": "m", "body": __import__("json").dumps(event)}]}
+    assert keys(event) == []
+    assert "nested too deep" in caplog.text
+
+
+# -- Keys -> paths --------------------------------------------------------------
+
+@pytest.mark.parametrize("key, path", [
+    ("index.html", "/index.html"),
+    ("my file.css", "/my%20file.css"),
+    ("日本.png", "/%E6%97%A5%E6%9C%AC.png"),
+    ("c++.txt", "/c++.txt"),
+    ("what?.html", "/what%3F.html"),
+    ("a#b.html", "/a%23b.html"),
+    ("100%.txt", "/100%25.txt"),
+    ('q"<>.txt', "/q%22%3C%3E.txt"),
+    ("{x}|\\^`[y].txt", "/%7Bx%7D%7C%5C%5E%60%5By%5D.txt"),
+    ("star*", "/star%2A"),
+    ("a*/b", "/a%2A/b"),
+    ("~user/a=b&c;d:e@f$g,h!i'j(k).txt", "/~user/a=b&c;d:e@f$g,h!i'j(k).txt"),
+    ("tab\tnew\nline", "/tab%09new%0Aline"),
+    ("dir/", "/dir/"),
+])
+def test_cloudfront_path(key, path):
+    assert lf.cloudfront_path(key) == path
+
+
+@pytest.mark.parametrize("key, prefix, index, paths", [
+    ("static/app.js", "", "", ("/static/app.js",)),
+    ("static/app.js", "static/", "", ("/app.js",)),
+    ("other/app.js", "static/", "", ()),
+    ("staticky.js", "static/", "", ()),
+    ("docs/index.html", "", "index.html", ("/docs/index.html", "/docs/")),
+    ("index.html", "", "index.html", ("/index.html", "/")),
+    ("site/index.html", "site/", "index.html", ("/index.html", "/")),
+    ("docs/myindex.html", "", "index.html", ("/docs/myindex.html",)),
+    ("docs/index.html", "", "", ("/docs/index.html",)),
+])
+def test_viewer_paths(key, prefix, index, paths):
+    assert lf.viewer_paths(key, prefix, index) == paths
+
+
+# -- Plan -----------------------------------------------------------------------
+
+def ev(key, bucket="b", name="ObjectCreated:Put", time="2026-01-01T00:00:00.000Z", version="01"):
+    return ObjectEvent(bucket, key, name, time, version)
+
+
+def test_plan_one_invalidation_per_distribution():
+    events = [ev("b.html"), ev("a.html"), ev("a.html", version="02")]
+    routes = {"b": [("E2", ""), ("E1", "")]}
+    plans = lf.plan_invalidations(events, routes, settings())
+    assert [(p.distribution_id, p.paths, p.keys) for p in plans] == [
+        ("E1", ("/a.html", "/b.html"), 2), ("E2", ("/a.html", "/b.html"), 2)]
+    assert plans[0].caller_reference != plans[1].caller_reference
+
+
+def test_plan_routes_keys_by_bucket_and_origin_path():
+    events = [ev("static/app.js", "assets"), ev("index.html", "assets"), ev("x.js", "elsewhere")]
+    routes = {"assets": [("ROOT", ""), ("STATIC", "static/")]}
+    plans = {p.distribution_id: p.paths for p in lf.plan_invalidations(events, routes, settings())}
+    assert plans == {"ROOT": ("/index.html", "/static/app.js"), "STATIC": ("/app.js",)}
+
+
+def test_plan_same_bucket_twice_on_one_distribution():
+    routes = {"b": [("E1", ""), ("E1", "static/")]}
+    (plan,) = lf.plan_invalidations([ev("static/app.js")], routes, settings())
+    assert plan.paths == ("/app.js", "/static/app.js")
+
+
+def test_plan_excludes_and_counts(caplog):
+    events = [ev("assets/app-3f1a2b.js"), ev("index.html"), ev("assets/.sprockets-manifest-1.json")]
+    s = settings(exclude_pattern=r"^assets/(?!\.sprockets-manifest)")
+    with caplog.at_level(logging.INFO):
+        (plan,) = lf.plan_invalidations(events, {"b": [("E1", "")]}, s)
+    assert plan.paths == ("/assets/.sprockets-manifest-1.json", "/index.html")
+    assert "1 key(s) match EXCLUDE_PATTERN" in caplog.text
+
+
+def test_plan_nothing_when_everything_is_excluded():
+    s = settings(exclude_pattern="")._replace(exclude=re.compile("."))
+    assert lf.plan_invalidations([ev("a.js")], {"b": [("E1", "")]}, s) == []
+
+
+def test_plan_warns_about_unserved_buckets(caplog):
+    assert lf.plan_invalidations([ev("a.js", "lonely")], {"lonely": []}, settings()) == []
+    assert "1 key(s) are in buckets that no CloudFront distribution serves" in caplog.text
+
+
+def test_plan_paths_exact_below_the_threshold():
+    paths = [f"/d/{i}.js" for i in range(100)]
+    assert lf.plan_paths(paths + paths[:3], 100) == tuple(sorted(paths))
+
+
+def covers(plan, path):
+    return any(path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in plan)
+
+
+def test_plan_paths_three_directories_and_root_without_star():
+    # The issue's case: MAX_PATHS=100, 160 keys in three directories and the root.
+    paths = ([f"/css/{i}.css" for i in range(50)] + [f"/js/{i}.js" for i in range(50)]
+             + [f"/img/{i}.png" for i in range(50)] + [f"/{i}.html" for i in range(10)])
+    plan = lf.plan_paths(paths, 100)
+    assert len(plan) <= 100 and "/*" not in plan
+    assert all(covers(plan, p) for p in paths)
+    assert sum(p.endswith("*") for p in plan) == 2
+
+
+@pytest.mark.parametrize("paths, max_paths, expected", [
+    # one directory is all of it: its wildcard, not the root's
+    ([f"/assets/{i}.js" for i in range(300)] + ["/index.html"], 10,
+     ("/assets/*", "/index.html")),
+    # the narrowest directory that holds the paths
+    ([f"/assets/v2/{i}.js" for i in range(300)], 10, ("/assets/v2/*",)),
+    # nothing narrower fits
+    ([f"/{i}.html" for i in range(200)], 100, ("/*",)),
+    # an index path "dir/" is kept apart from "dir/*"
+    ([f"/docs/{i}.html" for i in range(20)] + ["/docs/", "/"], 5, ("/", "/docs/", "/docs/*")),
+])
+def test_plan_paths_cases(paths, max_paths, expected):
+    assert lf.plan_paths(paths, max_paths) == expected
+
+
+def test_plan_paths_more_directories_than_wildcards():
+    # 20 directories of 6: too many for 15 wildcards, yet no need for "/*".
+    paths = [f"/d{j:02}/{i}.js" for j in range(20) for i in range(6)]
+    plan = lf.plan_paths(paths, 100)
+    assert len(plan) <= 100 and "/*" not in plan
+    assert sum(p.endswith("*") for p in plan) <= 15
+    assert all(covers(plan, p) for p in paths)
+
+
+def test_plan_paths_3500_keys_within_cloudfront_limits():
+    paths = [f"/site/s{i % 40}/p{i % 7}/{i}.html" for i in range(3500)]
+    for max_paths in (100, 1000, 3000):
+        plan = lf.plan_paths(paths, max_paths)
+        assert len(plan) <= max_paths
+        assert sum(p.endswith("*") for p in plan) <= 15
+        assert all(covers(plan, p) for p in paths)
+
+
+def test_plan_paths_is_deterministic():
+    paths = [f"/a{i % 9}/b{i % 4}/{i}.js" for i in range(2000)]
+    assert lf.plan_paths(paths, 50) == lf.plan_paths(list(reversed(paths)), 50)
+
+
+def test_plan_paths_rejects_nonsense():
+    with pytest.raises(ValueError):
+        lf.plan_paths(["/a"], 0)
+
+
+# -- Caller reference ---------------------------------------------------------
+
+def test_reference_is_stable_for_the_same_records_in_any_order():
+    events = [ev("a.js", version="01"), ev("b.js", version="02", time="2026-01-02T00:00:00.000Z")]
+    ref = lf.caller_reference("E1", ("/a.js", "/b.js"), events)
+    assert ref == lf.caller_reference("E1", ("/a.js", "/b.js"), events[::-1] + events)
+    assert ref.startswith("2026-01-02T00:00:00.000Z-")   # the newest event time
+    assert re.fullmatch(r"\S+-[0-9a-f]{40}", ref)
+
+
+@pytest.mark.parametrize("change", [
+    {"distribution_id": "E2"},
+    {"paths": ("/a.js",)},
+    {"events": [ev("a.js", version="03"), ev("b.js", version="02")]},      # a new upload
+    {"events": [ev("a.js", name="ObjectRemoved:Delete"), ev("b.js", version="02")]},
+    {"events": [ev("a.js", bucket="other"), ev("b.js", version="02")]},
+])
+def test_reference_changes_with_what_it_covers(change):
+    base = {"distribution_id": "E1", "paths": ("/a.js", "/b.js"),
+            "events": [ev("a.js"), ev("b.js", version="02")]}
+    assert lf.caller_reference(**base) != lf.caller_reference(**{**base, **change})
+
+
+def test_reference_without_times():
+    assert lf.caller_reference("E1", ("/a",), [ev("a", time="")]).startswith("undated-")
+
+
+# -- Origins ------------------------------------------------------------------
+
+@pytest.mark.parametrize("domain, bucket", [
+    ("my-bucket.s3.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3.eu-west-1.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3-eu-west-1.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3-website-us-east-1.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3-website.eu-central-1.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3.dualstack.ap-southeast-2.amazonaws.com", "my-bucket"),
+    ("my-bucket.s3-external-1.amazonaws.com", "my-bucket"),
+    ("www.example.com.s3.amazonaws.com", "www.example.com"),
+    ("My-Bucket.S3.AMAZONAWS.COM.", "my-bucket"),
+    ("my-bucket.s3.cn-north-1.amazonaws.com.cn", "my-bucket"),
+    ("my-bucket.s3.us-gov-west-1.amazonaws.com", "my-bucket"),
+    ("api.example.com", None),
+    ("d111111abcdef8.cloudfront.net", None),
+    ("my-bucket.s3.amazonaws.com.evil.example", None),
+    ("mybucket.mediastore.us-east-1.amazonaws.com", None),
+])
+def test_bucket_of_origin(domain, bucket):
+    assert lf.bucket_of_origin(domain) == bucket
+
+
+def test_routes_from_distributions():
+    def dist(dist_id, *origins):
+        return {"Id": dist_id, "Origins": {"Items": [
+            {"DomainName": d, "OriginPath": p} for d, p in origins]}}
+    routes = lf.routes_from_distributions([
+        dist("E1", ("api.example.com", ""), ("assets.s3.amazonaws.com", "/static")),
+        dist("E2", ("assets.s3-website-us-east-1.amazonaws.com", "")),
+        dist("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
+        {"Id": "E4", "Origins": {"Quantity": 0}},
+    ])
+    assert routes == {"assets": [("E1", "static/"), ("E2", "")], "logs": [("E3", "a/b/")]}

@@ -1,0 +1,148 @@
+"""Discovery, origin paths, index documents and exclusions, against moto's
+CloudFront with real distributions (no DISTRIBUTION_ID unless a test sets it)."""
+
+import logging
+
+import pytest
+from conftest import create_distribution, invalidations
+
+import lambda_function as lf
+
+
+def upload(*keys, bucket="assets"):
+    return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+                         "s3": {"bucket": {"name": bucket},
+                                "object": {"key": key, "sequencer": f"{i:04X}"}}}
+                        for i, key in enumerate(keys)]}
+
+
+def paths_of(cf, dist_id):
+    found, count = invalidations(cf, dist_id)
+    assert count <= 1
+    return next(iter(found.values()), [])
+
+
+@pytest.fixture
+def fleet(cf):
+    """Distributions of the 'assets' bucket in every shape, and one of another bucket."""
+    return {
+        "origin_path": create_distribution(cf, ("assets.s3.amazonaws.com", "/static")),
+        "rest": create_distribution(cf, "assets.s3.amazonaws.com"),
+        "regional": create_distribution(cf, "assets.s3.eu-west-1.amazonaws.com"),
+        "legacy_regional": create_distribution(cf, "assets.s3-eu-west-1.amazonaws.com"),
+        "website": create_distribution(cf, "assets.s3-website-eu-west-1.amazonaws.com"),
+        "website_dot": create_distribution(cf, "assets.s3-website.eu-west-1.amazonaws.com"),
+        "second_origin": create_distribution(cf, "api.example.com", "assets.s3.amazonaws.com"),
+        "other_bucket": create_distribution(cf, "other.s3.amazonaws.com"),
+        "no_s3": create_distribution(cf, "api.example.com"),
+    }
+
+
+def test_upload_reaches_every_distribution_of_its_bucket(cf, fleet):
+    lf.lambda_handler(upload("static/app.js"), None)
+    assert paths_of(cf, fleet["origin_path"]) == ["/app.js"]
+    for name in ("rest", "regional", "legacy_regional", "website", "website_dot", "second_origin"):
+        assert paths_of(cf, fleet[name]) == ["/static/app.js"], name
+    assert paths_of(cf, fleet["other_bucket"]) == []
+    assert paths_of(cf, fleet["no_s3"]) == []
+
+
+def test_keys_outside_the_origin_path_are_not_invalidated_there(cf, fleet):
+    lf.lambda_handler(upload("index.html"), None)
+    assert paths_of(cf, fleet["origin_path"]) == []
+    assert paths_of(cf, fleet["rest"]) == ["/index.html"]
+
+
+def test_one_event_several_buckets(cf, fleet):
+    event = upload("a.css")
+    event["Records"] += upload("b.css", bucket="other")["Records"]
+    lf.lambda_handler(event, None)
+    assert paths_of(cf, fleet["rest"]) == ["/a.css"]
+    assert paths_of(cf, fleet["other_bucket"]) == ["/b.css"]
+
+
+def test_a_bucket_nobody_serves_is_a_warning(cf, fleet, caplog):
+    assert lf.lambda_handler(upload("x.js", bucket="lonely"), None) == {"invalidations": []}
+    assert "1 key(s) are in buckets that no CloudFront distribution serves" in caplog.text
+    assert all(paths_of(cf, d) == [] for d in fleet.values())
+
+
+def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch):
+    listed = []
+    lf.cloudfront.meta.events.register("before-call.cloudfront.ListDistributions",
+                                       lambda **kw: listed.append(1))
+    try:
+        lf.lambda_handler(upload("one.js"), None)
+        lf.lambda_handler(upload("two.js"), None)
+        assert len(listed) == 1
+        # After the expiry the map is read again (a new distribution shows up).
+        late = create_distribution(cf, "assets.s3.us-east-1.amazonaws.com")
+        clock = lf._clock() + lf.DISCOVERY_TTL_S + 1
+        monkeypatch.setattr(lf, "_clock", lambda: clock)
+        lf.lambda_handler(upload("three.js"), None)
+        assert len(listed) == 2
+        assert paths_of(cf, late) == ["/three.js"]
+    finally:
+        lf.cloudfront.meta.events.unregister("before-call.cloudfront.ListDistributions")
+
+
+def test_discovery_reads_every_page(cf, monkeypatch):
+    ids = [create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(3)]
+    pages = []
+    real = lf.cloudfront.list_distributions
+
+    def two_at_a_time(**kwargs):
+        pages.append(kwargs)
+        return real(MaxItems="2", **kwargs)
+
+    monkeypatch.setattr(lf.cloudfront, "list_distributions", two_at_a_time)
+    routes = lf.discovered_routes(deadline=lf._clock() + 30)
+    assert len(pages) == 2 and pages[1]["Marker"]
+    assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
+
+
+def test_explicit_distribution_with_origin_path(cf, monkeypatch):
+    dist = create_distribution(cf, ("assets.s3.amazonaws.com", "/static"))
+    monkeypatch.setenv("DISTRIBUTION_ID", dist)
+    monkeypatch.setenv("ORIGIN_PATH", "/static")
+    lf.lambda_handler(upload("static/app.js", "index.html"), None)
+    assert paths_of(cf, dist) == ["/app.js"]
+
+
+def test_index_document(cf, fleet, monkeypatch):
+    monkeypatch.setenv("INDEX_DOCUMENT", "index.html")
+    lf.lambda_handler(upload("docs/index.html", "index.html", "static/index.html"), None)
+    assert paths_of(cf, fleet["rest"]) == [
+        "/", "/docs/", "/docs/index.html", "/index.html", "/static/", "/static/index.html"]
+    assert paths_of(cf, fleet["origin_path"]) == ["/", "/index.html"]
+
+
+RECIPE = r"^assets/.*-([0-9a-f]{64}|[0-9a-f]{8})\."   # the README's recipe
+
+
+def test_exclusion_recipe_for_asset_fingerprints(cf, fleet, monkeypatch, caplog):
+    monkeypatch.setenv("EXCLUDE_PATTERN", RECIPE)
+    sha256 = "3f1a9c0e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f"
+    fingerprinted = [f"assets/application-{sha256}.js",         # Sprockets
+                     f"assets/application-{sha256}.js.gz",
+                     f"assets/application-{sha256}.js.map",
+                     "assets/application-a1b2c3d4.css",          # Propshaft
+                     "assets/icons/logo-0badcafe.svg"]
+    pointers = ["assets/.sprockets-manifest-6c7d3e1f2a9b8c4d5e6f7a8b9c0d1e2f.json",
+                "assets/.manifest.json", "index.html", "report-20261125.html"]
+    with caplog.at_level(logging.INFO):
+        lf.lambda_handler(upload(*fingerprinted, *pointers), None)
+    assert paths_of(cf, fleet["rest"]) == sorted("/" + k for k in pointers)
+    assert "5 key(s) match EXCLUDE_PATTERN" in caplog.text
+
+
+def test_a_bad_exclude_pattern_fails_at_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EXCLUDE_PATTERN": "assets/(unclosed"}
+    result = subprocess.run([sys.executable, "-c", "import lambda_function"], env=env,
+                            cwd=os.path.dirname(lf.__file__), capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "ValueError: EXCLUDE_PATTERN: 'assets/(unclosed' is not a valid Python regular expression" in result.stderr
