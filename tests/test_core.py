@@ -244,8 +244,8 @@ def test_plan_one_invalidation_per_distribution():
     events = [ev("b.html"), ev("a.html"), ev("a.html", version="02")]
     routes = {"b": [("E2", ""), ("E1", "")]}
     plans = lf.plan_invalidations(events, routes, settings())
-    assert [(p.distribution_id, p.paths, p.keys) for p in plans] == [
-        ("E1", ("/a.html", "/b.html"), 2), ("E2", ("/a.html", "/b.html"), 2)]
+    assert [(p.distribution_id, p.paths, p.records) for p in plans] == [
+        ("E1", ("/a.html", "/b.html"), 3), ("E2", ("/a.html", "/b.html"), 3)]
     assert plans[0].caller_reference != plans[1].caller_reference
 
 

@@ -145,7 +145,7 @@ def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
         stub.add_response("create_invalidation", created(), request)
         assert lf.lambda_handler(event, FakeContext(clock, 60)) == {"batchItemFailures": []}
         stub.assert_no_pending_responses()
-    assert len(plan.paths) <= 100 and plan.keys == 500
+    assert len(plan.paths) <= 100 and plan.records == 500
 
 
 def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):

@@ -30,7 +30,7 @@ def test_every_key_in_one_invalidation(cf, dist, caplog):
     assert entry["DistributionId"] == dist and entry["Id"]
     assert list(found) == [entry["CallerReference"]]
     (line,) = [r.getMessage() for r in caplog.records if "Created invalidation" in r.getMessage()]
-    assert f"Created invalidation {entry['Id']} on {dist}: 4 path(s) for 4 key(s)" in line
+    assert f"Created invalidation {entry['Id']} on {dist}: 4 path(s) for 4 record(s)" in line
     assert entry["CallerReference"] in line and "/index.html" in line
 
 
