@@ -186,10 +186,9 @@ def _collect(message, where, depth, found):
                     if event:
                         found.append(event)
                 elif "body" in record:
-                    _collect(_parse_json(record["body"], record), record, depth + 1, found)
+                    _collect_json(record["body"], record, depth + 1, found)
                 elif type(record.get("Sns")) is dict:
-                    _collect(_parse_json(record["Sns"].get("Message"), record), record,
-                             depth + 1, found)
+                    _collect_json(record["Sns"].get("Message"), record, depth + 1, found)
                 else:
                     raise _Malformed("expected an S3, SQS or SNS record (keys: "
                                      f"{', '.join(sorted(map(str, record))[:8])})")
@@ -207,24 +206,24 @@ def _collect(message, where, depth, found):
         logger.info("%s: s3:TestEvent for bucket %s ignored", _describe(where),
                     message.get("Bucket"))
     elif message.get("Type") == "Notification" and "Message" in message:
-        inner = f"{_describe(where)}.Message"
-        _collect(_parse_json(message["Message"], inner), inner, depth + 1, found)
+        _collect_json(message["Message"], f"{_describe(where)}.Message", depth + 1, found)
     else:
         logger.warning("%s: not an S3 notification, SQS, SNS or EventBridge event "
                        "(keys: %s); skipped", _describe(where), ", ".join(sorted(map(str, message))[:8]))
 
 
-def _parse_json(text, carrier):
-    """Return the JSON value in *text*, or None (logged) when there is none."""
+def _collect_json(text, carrier, depth, found):
+    """Collect the ObjectEvents in the JSON *text* that *carrier* brought."""
     if type(text) is not str:
-        logger.warning("%s: expected a JSON string, got %s", _describe(carrier),
+        logger.warning("%s: expected a JSON string, got %s; skipped", _describe(carrier),
                        type(text).__name__)
-        return None
+        return
     try:
-        return json.loads(text)
+        message = json.loads(text)
     except ValueError:
-        logger.warning("%s: body is not JSON (starts %r)", _describe(carrier), text[:60])
-        return None
+        logger.warning("%s: body is not JSON (starts %r); skipped", _describe(carrier), text[:60])
+        return
+    _collect(message, carrier, depth, found)
 
 
 def _describe(carrier):
@@ -288,15 +287,11 @@ def _from_eventbridge(message):
 
 # -- Keys -> paths -----------------------------------------------------------
 
-# Printable ASCII that CloudFront wants verbatim. Everything else is encoded:
-# controls, non-ASCII, RFC 1738's unsafe characters (space " < > # % { } | \
-# ^ ` [ ]), "?" which would start a query string, and "*" which would make a
-# literal asterisk a wildcard. "~" stays: viewers send it unencoded.
-_PATH_SAFE = "".join(c for c in map(chr, range(0x21, 0x7F))
-                     if c not in ' "<>#%{}|\\^`[]?*' and not c.isalnum())
-
-
-_NEEDS_QUOTING = re.compile("[^" + re.escape(_PATH_SAFE) + "A-Za-z0-9_.~-]")
+# What CloudFront wants verbatim: letters, digits and -._~!$&'()+,/:;=@.
+# Everything else is percent-encoded: controls, non-ASCII, RFC 1738's unsafe
+# characters (space " < > # % { } | \ ^ ` [ ]), "?" which would start a query
+# string, and "*" which would make a literal asterisk a wildcard.
+_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._~!$&'()+,/:;=@]")
 
 
 def _percent_encode(match):
@@ -305,7 +300,7 @@ def _percent_encode(match):
 
 def cloudfront_path(key):
     """Return the invalidation path for the viewer-relative *key*."""
-    return "/" + _NEEDS_QUOTING.sub(_percent_encode, key)
+    return "/" + _NEEDS_ENCODING.sub(_percent_encode, key)
 
 
 def viewer_paths(key, origin_prefix="", index_document=""):
@@ -341,7 +336,7 @@ def plan_invalidations(events, routes, settings):
     are wildcarded down to settings.max_paths (see plan_paths).
     """
     paths, covered = {}, {}
-    excluded = unrouted = 0
+    excluded = unrouted = outside = 0
     exclude, index_document = settings.exclude, settings.index_document
     for event in events:
         if exclude and exclude.search(event.key):
@@ -351,13 +346,19 @@ def plan_invalidations(events, routes, settings):
         if not targets:
             unrouted += 1
             continue
+        served = False
         for dist_id, prefix in targets:
             found = viewer_paths(event.key, prefix, index_document)
             if found:
+                served = True
                 paths.setdefault(dist_id, set()).update(found)
                 covered.setdefault(dist_id, []).append(event)
+        outside += not served
     if excluded:
         logger.info("%d key(s) match EXCLUDE_PATTERN and are not invalidated", excluded)
+    if outside:
+        logger.info("%d key(s) are outside the origin path of every distribution that "
+                    "serves their bucket; not invalidated", outside)
     if unrouted:
         logger.warning("%d key(s) are in buckets that no CloudFront distribution "
                        "serves; not invalidated", unrouted)
@@ -608,8 +609,12 @@ def discovered_routes(deadline):
         return routes
     distributions, kwargs = [], {}
     while True:
-        page = _with_retries(lambda kw=kwargs: cloudfront.list_distributions(**kw),
-                             "ListDistributions", deadline)["DistributionList"]
+        try:
+            page = _with_retries(lambda kw=kwargs: cloudfront.list_distributions(**kw),
+                                 "ListDistributions", deadline)["DistributionList"]
+        except (ClientError, BotoCoreError) as error:
+            raise InvalidationError(f"ListDistributions, to find the bucket's distributions "
+                                    f"since DISTRIBUTION_ID is unset, failed: {error}") from error
         distributions.extend(page.get("Items") or ())
         if not page.get("IsTruncated") or not page.get("NextMarker"):
             break

@@ -163,7 +163,7 @@ def test_record_fields():
     ({"Records": [{"eventName": "ObjectCreated:Put", "s3": "x"}]}, "expected a string at s3.object.key"),
     ({"Records": [{"s3": {"object": {"key": "a"}}}]}, "S3 record without an eventName"),
     ({"Records": [{"messageId": "m-1", "body": "{oops"}]}, "SQS message m-1: body is not JSON (starts '{oops')"),
-    ({"Records": [{"messageId": "m-2", "body": None}]}, "SQS message m-2: expected a JSON string, got NoneType"),
+    ({"Records": [{"messageId": "m-2", "body": None}]}, "SQS message m-2: expected a JSON string, got NoneType; skipped"),
     ({"Records": [{"Sns": {"MessageId": "n-1", "Message": "Hello from SNS!"}}]}, "SNS message n-1: body is not JSON"),
     ({"Records": [{"foo": 1}]}, "expected an S3, SQS or SNS record (keys: foo)"),
     ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "expected a string at detail.object.key"),
@@ -174,9 +174,14 @@ def test_bad_input_gets_a_clear_warning(event, warning, caplog):
     assert warning in caplog.text
 
 
-def test_bad_records_never_hide_good_ones():
+def test_bad_records_never_hide_good_ones(caplog):
     event = load_event("sqs-s3")   # a test event, non-JSON and keyless bodies among good ones
     assert keys(event) == ["index.html", "assets/app 1.css"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [   # one clear line each
+        "SQS message 11111111-0000-0000-0000-000000000003: body is not JSON (starts 'this is not JSON'); skipped",
+        "SQS message 11111111-0000-0000-0000-000000000005.Records[0]: expected a string at s3.object.key, got None; skipped",
+    ]
     event = {"Records": [{"Records": 1}, *s3_body(("ObjectCreated:Put", "ok.html"))["Records"],
                          "junk", {"eventName": "ObjectCreated:Put", "s3": None}]}
     assert keys(event) == ["ok.html"]

@@ -101,12 +101,27 @@ def test_discovery_reads_every_page(cf, monkeypatch):
     assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
 
 
-def test_explicit_distribution_with_origin_path(cf, monkeypatch):
+def test_explicit_distribution_with_origin_path(cf, monkeypatch, caplog):
     dist = create_distribution(cf, ("assets.s3.amazonaws.com", "/static"))
     monkeypatch.setenv("DISTRIBUTION_ID", dist)
     monkeypatch.setenv("ORIGIN_PATH", "/static")
-    lf.lambda_handler(upload("static/app.js", "index.html"), None)
+    with caplog.at_level(logging.INFO):
+        lf.lambda_handler(upload("static/app.js", "index.html"), None)
     assert paths_of(cf, dist) == ["/app.js"]
+    assert "1 key(s) are outside the origin path of every distribution" in caplog.text
+
+
+def test_discovery_without_permission_says_what_to_grant(monkeypatch, clock):
+    from botocore.stub import Stubber
+
+    with Stubber(lf.cloudfront) as stub:
+        stub.add_client_error("list_distributions", "AccessDenied",
+                              "not authorized to perform: cloudfront:ListDistributions", 403)
+        with pytest.raises(lf.InvalidationError,
+                           match="ListDistributions, to find the bucket's distributions since "
+                                 "DISTRIBUTION_ID is unset, failed: .*AccessDenied"):
+            lf.lambda_handler(upload("a.js"), None)
+        stub.assert_no_pending_responses()
 
 
 def test_index_document(cf, fleet, monkeypatch):
