@@ -246,22 +246,9 @@ def _from_s3_record(record):
     if not name.startswith(_INVALIDATING_PREFIXES):
         logger.debug("%s does not change the object's content; skipped", name)
         return None
-    s3 = record["s3"]
-    obj = s3.get("object") if type(s3) is dict else None
-    key = obj.get("key") if type(obj) is dict else None
-    if type(key) is not str or not key:
-        raise _Malformed(f"expected a string at s3.object.key, got {key!r}")
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
-    if "%" in key:
-        key = unquote_plus(key)
-    elif "+" in key:
-        key = key.replace("+", " ")   # the same, ten times faster
-    bucket = s3.get("bucket")
-    bucket = bucket.get("name") if type(bucket) is dict else None
-    time_ = record.get("eventTime")
-    time_ = time_ if type(time_) is str else ""
-    version = obj.get("sequencer") or obj.get("eTag") or obj.get("versionId") or time_
-    return ObjectEvent(bucket if type(bucket) is str else "", key, name, time_, str(version))
+    return _object_event(record["s3"], "s3", name, record.get("eventTime"), True,
+                         "sequencer", "eTag", "versionId")
 
 
 def _from_eventbridge(message):
@@ -271,17 +258,27 @@ def _from_eventbridge(message):
     if name not in _INVALIDATING_DETAIL_TYPES:
         logger.debug("%s does not change the object's content; skipped", name)
         return None
-    detail = message.get("detail")
-    obj = detail.get("object") if type(detail) is dict else None
+    # EventBridge keys are the key itself, not form-encoded (see the README).
+    return _object_event(message.get("detail"), "detail", name, message.get("time"), False,
+                         "sequencer", "etag", "version-id")
+
+
+def _object_event(part, where, name, time_, form_encoded, *version_fields):
+    """Return the ObjectEvent of *part*, the "s3" of a notification record or
+    the "detail" of an EventBridge event; raise _Malformed if it has no key."""
+    obj = part.get("object") if type(part) is dict else None
     key = obj.get("key") if type(obj) is dict else None
     if type(key) is not str or not key:
-        raise _Malformed(f"expected a string at detail.object.key, got {key!r}")
-    # EventBridge keys are the key itself, not form-encoded (see the README).
-    bucket = detail.get("bucket")
+        raise _Malformed(f"expected a string at {where}.object.key, got {key!r}")
+    if form_encoded and "%" in key:
+        key = unquote_plus(key)
+    elif form_encoded and "+" in key:
+        key = key.replace("+", " ")   # what unquote_plus does, ten times faster
+    bucket = part.get("bucket")
     bucket = bucket.get("name") if type(bucket) is dict else None
-    time_ = message.get("time")
     time_ = time_ if type(time_) is str else ""
-    version = obj.get("sequencer") or obj.get("etag") or obj.get("version-id") or time_
+    sequencer, etag, version_id = version_fields
+    version = obj.get(sequencer) or obj.get(etag) or obj.get(version_id) or time_
     return ObjectEvent(bucket if type(bucket) is str else "", key, name, time_, str(version))
 
 
@@ -365,9 +362,9 @@ def plan_invalidations(events, routes, settings):
     plans = []
     for dist_id in sorted(paths):
         planned = plan_paths(paths[dist_id], settings.max_paths)
+        records = set(covered[dist_id])   # at-least-once delivery: duplicates count once
         plans.append(Invalidation(dist_id, planned,
-                                  caller_reference(dist_id, planned, covered[dist_id]),
-                                  len(set(covered[dist_id]))))
+                                  caller_reference(dist_id, planned, records), len(records)))
     return plans
 
 

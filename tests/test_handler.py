@@ -110,8 +110,10 @@ def test_dry_run_plans_and_calls_nothing(cf, dist, monkeypatch, caplog):
     assert invalidations(cf, dist) == ({}, 0)
 
 
-def test_sqs_batch_of_3500_keys_fits_cloudfront_limits(cf, dist, monkeypatch):
-    monkeypatch.setenv("MAX_PATHS", "3000")
+@pytest.mark.parametrize("max_paths", [None, "3000"])
+def test_sqs_batch_of_3500_keys_fits_cloudfront_limits(cf, dist, monkeypatch, max_paths):
+    if max_paths:
+        monkeypatch.setenv("MAX_PATHS", max_paths)
     records = [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{
         "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
         "s3": {"bucket": {"name": "example-bucket"},
@@ -125,6 +127,26 @@ def test_sqs_batch_of_3500_keys_fits_cloudfront_limits(cf, dist, monkeypatch):
     for i in range(3500):
         path = f"/site/s{i % 40}/p{i % 7}/page%20{i}.html"
         assert any(path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in paths)
+
+
+def sqs_batch(keys):
+    return {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{
+        "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+        "s3": {"bucket": {"name": "example-bucket"}, "object": {"key": key, "sequencer": f"{i:08X}"}}}]})}
+        for i, key in enumerate(keys)]}
+
+
+def test_max_paths_100_three_directories_and_the_root(cf, dist, monkeypatch):
+    monkeypatch.setenv("MAX_PATHS", "100")
+    keys = ([f"css/{i}.css" for i in range(50)] + [f"js/{i}.js" for i in range(50)]
+            + [f"img/{i}.png" for i in range(50)] + [f"{i}.html" for i in range(10)])
+    assert lf.lambda_handler(sqs_batch(keys), None) == {"batchItemFailures": []}
+    found, count = invalidations(cf, dist)
+    assert count == 1
+    (paths,) = found.values()
+    assert len(paths) <= 100 and "/*" not in paths
+    for key in keys:
+        assert any("/" + key == p or (p.endswith("*") and ("/" + key).startswith(p[:-1])) for p in paths)
 
 
 def test_a_missing_distribution_is_raised(monkeypatch):
