@@ -1,5 +1,6 @@
 """The functional core, with plain asserts and tables: no AWS, no mocks."""
 
+import json
 import logging
 import re
 
@@ -88,6 +89,12 @@ def s3_body(*names_and_keys):
 ])
 def test_every_envelope(name, expected):
     assert keys(load_event(name)) == expected
+
+
+def test_eventbridge_through_sqs():
+    body = json.dumps(load_event("eventbridge-object-created"))
+    assert keys({"Records": [{"messageId": "m", "eventSource": "aws:sqs", "body": body}]}) == [
+        "photos/summer trip+1.jpg"]
 
 
 def test_every_record_not_just_the_last():
@@ -197,7 +204,7 @@ def test_test_event_is_ignored_quietly(caplog):
 def test_nesting_is_bounded(caplog):
     event = s3_body(("ObjectCreated:Put", "deep.html"))
     for _ in range(6):
-        event = {"Records": [{"messageId": "m", "body": __import__("json").dumps(event)}]}
+        event = {"Records": [{"messageId": "m", "body": json.dumps(event)}]}
     assert keys(event) == []
     assert "nested too deep" in caplog.text
 
