@@ -248,7 +248,7 @@ def _from_s3_record(record):
         return None
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
     return _object_event(record["s3"], "s3", name, record.get("eventTime"), True,
-                         "sequencer", "eTag", "versionId")
+                         ("sequencer", "eTag", "versionId"))
 
 
 def _from_eventbridge(message):
@@ -260,12 +260,13 @@ def _from_eventbridge(message):
         return None
     # EventBridge keys are the key itself, not form-encoded (see the README).
     return _object_event(message.get("detail"), "detail", name, message.get("time"), False,
-                         "sequencer", "etag", "version-id")
+                         ("sequencer", "etag", "version-id"))
 
 
-def _object_event(part, where, name, time_, form_encoded, *version_fields):
+def _object_event(part, where, name, time_, form_encoded, version_fields):
     """Return the ObjectEvent of *part*, the "s3" of a notification record or
-    the "detail" of an EventBridge event; raise _Malformed if it has no key."""
+    the "detail" of an EventBridge event; raise _Malformed if it has no key.
+    *version_fields* names its sequencer, eTag and version id fields."""
     obj = part.get("object") if type(part) is dict else None
     key = obj.get("key") if type(obj) is dict else None
     if type(key) is not str or not key:
@@ -277,7 +278,7 @@ def _object_event(part, where, name, time_, form_encoded, *version_fields):
     bucket = part.get("bucket")
     bucket = bucket.get("name") if type(bucket) is dict else None
     time_ = time_ if type(time_) is str else ""
-    sequencer, etag, version_id = version_fields
+    sequencer, etag, version_id = version_fields   # the first one present wins
     version = obj.get(sequencer) or obj.get(etag) or obj.get(version_id) or time_
     return ObjectEvent(bucket if type(bucket) is str else "", key, name, time_, str(version))
 
@@ -501,11 +502,11 @@ def _with_retries(call, what, deadline):
         try:
             return call()
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
+            code, message = _code_and_message(error)
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code not in _RETRYABLE_CODES and status < 500:
                 raise
-            reason = f"{code or status}: {error.response.get('Error', {}).get('Message', '')}"
+            reason = f"{code or status}: {message}"
         except (BotoConnectionError, HTTPClientError) as error:
             # Safe to resend: CreateInvalidation is idempotent by CallerReference.
             reason = f"{type(error).__name__}: {error}"
@@ -519,10 +520,15 @@ def _with_retries(call, what, deadline):
         _sleep(delay)
 
 
+def _code_and_message(error):
+    """Return the error code and message of a botocore ClientError."""
+    details = error.response.get("Error", {})
+    return details.get("Code", ""), details.get("Message", "")
+
+
 def _is_reused_reference(error):
     """True when CloudFront says this CallerReference was already used."""
-    code = error.response.get("Error", {}).get("Code", "")
-    message = error.response.get("Error", {}).get("Message", "")
+    code, message = _code_and_message(error)
     return code == "InvalidationBatchAlreadyExists" or (
         code == "InvalidArgument" and "caller reference" in message.lower())
 
@@ -672,19 +678,19 @@ def plan_event(event, settings, deadline):
     if not events:
         logger.info("No S3 object records to invalidate")
         return []
-    buckets = {e.bucket for e in events}
     if settings.distribution_ids:
         targets = [(d, settings.origin_path) for d in settings.distribution_ids]
-        routes = dict.fromkeys(buckets, targets)
+        routes = dict.fromkeys({e.bucket for e in events}, targets)
     else:
         routes = discovered_routes(deadline)
     return plan_invalidations(events, routes, settings)
 
 
 def _is_sqs(event):
+    """True for an SQS event source's batch; Lambda never mixes sources in one."""
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and isinstance(records, list) and all(
-        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
+            and records[0].get("eventSource") == "aws:sqs")
 
 
 # -- Local run ---------------------------------------------------------------

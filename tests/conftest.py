@@ -64,6 +64,14 @@ def cf():
     return boto3.client("cloudfront")
 
 
+def sqs_batch(keys, bucket="example-bucket"):
+    """Return an SQS event of one S3 ObjectCreated:Put message per (form-encoded) key."""
+    return {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{
+        "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": key, "sequencer": f"{i:08X}"}}}]})}
+        for i, key in enumerate(keys)]}
+
+
 def create_distribution(cf, *origins):
     """Create a distribution in moto; return its id.
 

@@ -7,15 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import create_distribution, invalidations
+from conftest import SETTINGS_VARS, create_distribution, invalidations
 
 ROOT = pathlib.Path(__file__).parents[1]
 
 
 def run(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in (
-        "DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN", "MAX_PATHS",
-        "DRY_RUN", "LOG_LEVEL")}
+    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
     return subprocess.run([sys.executable, "lambda_function.py", *args], cwd=ROOT,
                           env={**clean, **env}, capture_output=True, text=True, timeout=60)
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import Stubber
-from conftest import FakeContext, load_event
+from conftest import FakeContext, load_event, sqs_batch
 
 import lambda_function as lf
 
@@ -129,11 +129,7 @@ def test_sqs_failure_raises_so_the_batch_returns_to_the_queue(stub, clock):
 def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
     # The case: a 500-message batch is one invalidation even when CloudFront throttles.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    records = [{"messageId": f"m{i}", "eventSource": "aws:sqs",
-                "body": '{"Records":[{"eventName":"ObjectCreated:Put","eventTime":"2026-11-25T10:00:00.000Z",'
-                        f'"s3":{{"bucket":{{"name":"b"}},"object":{{"key":"d{i % 5}/f{i}.js","sequencer":"{i:04X}"}}}}}}]}}'}
-               for i in range(500)]
-    event = {"Records": records}
+    event = sqs_batch([f"d{i % 5}/f{i}.js" for i in range(500)])
     plan = lf.plan_event(event, lf.current_settings(), 0)[0]
     request = {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},

@@ -1,10 +1,9 @@
 """The handler against moto's CloudFront over HTTP: real boto3 serialization."""
 
-import json
 import logging
 
 import pytest
-from conftest import create_distribution, invalidations, load_event
+from conftest import create_distribution, invalidations, load_event, sqs_batch
 
 import lambda_function as lf
 
@@ -114,12 +113,8 @@ def test_dry_run_plans_and_calls_nothing(cf, dist, monkeypatch, caplog):
 def test_sqs_batch_of_3500_keys_fits_cloudfront_limits(cf, dist, monkeypatch, max_paths):
     if max_paths:
         monkeypatch.setenv("MAX_PATHS", max_paths)
-    records = [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{
-        "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
-        "s3": {"bucket": {"name": "example-bucket"},
-               "object": {"key": f"site/s{i % 40}/p{i % 7}/page+{i}.html", "sequencer": f"{i:08X}"}}}]})}
-        for i in range(3500)]
-    assert lf.lambda_handler({"Records": records}, None) == {"batchItemFailures": []}
+    keys = [f"site/s{i % 40}/p{i % 7}/page+{i}.html" for i in range(3500)]
+    assert lf.lambda_handler(sqs_batch(keys), None) == {"batchItemFailures": []}
     found, count = invalidations(cf, dist)
     assert count == 1
     (paths,) = found.values()
@@ -127,13 +122,6 @@ def test_sqs_batch_of_3500_keys_fits_cloudfront_limits(cf, dist, monkeypatch, ma
     for i in range(3500):
         path = f"/site/s{i % 40}/p{i % 7}/page%20{i}.html"
         assert any(path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in paths)
-
-
-def sqs_batch(keys):
-    return {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{
-        "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
-        "s3": {"bucket": {"name": "example-bucket"}, "object": {"key": key, "sequencer": f"{i:08X}"}}}]})}
-        for i, key in enumerate(keys)]}
 
 
 def test_max_paths_100_three_directories_and_the_root(cf, dist, monkeypatch):
