@@ -1,21 +1,36 @@
 """Invalidate CloudFront paths when objects change in an S3 bucket.
 
+Entry points:
+
+    lambda_handler(event, context)   the AWS Lambda handler
+    main(argv)                       the local run: python lambda_function.py EVENT.json [--apply]
+
 An AWS Lambda function, standard library and boto3 only. It accepts S3 event
 notifications however they arrive (directly, through SQS, SNS, SNS then SQS,
-or EventBridge), turns every created or removed object key into the path a
-viewer requests, and asks CloudFront for one invalidation per distribution per
-invocation. The CallerReference is derived from the records themselves, so a
-redelivered event never creates (or bills) a second invalidation. Throttling
-is retried while the invocation has time; whatever is not invalidated is
-raised, so that Lambda's retries, the SQS redrive or a dead-letter queue take
-over. Configuration is read from the environment (see the README).
+EventBridge, or replayed from a Lambda on-failure destination), turns every
+created or removed object key into the path a viewer requests, and asks
+CloudFront for one invalidation per distribution per invocation. The
+CallerReference is derived from the records themselves, so a redelivered event
+never creates (or bills) a second invalidation. Throttling is retried while
+the invocation has time; a path CloudFront refuses is isolated and covered by
+a wildcard. Whatever is not invalidated is reported: the SQS messages that
+carried it in batchItemFailures, otherwise by raising, so that Lambda's
+retries, the SQS redrive or a dead-letter queue take over. One CloudWatch
+embedded-metric document is printed per invocation. Configuration is read
+from the environment (see the README).
+
+The pure core runs top to bottom: envelopes -> records (object_events), keys
+-> paths (cloudfront_path, viewer_paths), plan (plan_invalidations,
+plan_paths, caller_reference). Only the shell below it talks to AWS.
 
 Event formats:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html
     https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 """
 
+import argparse
 import hashlib
 import json
 import logging
@@ -24,7 +39,7 @@ import random
 import re
 import sys
 import time
-from functools import lru_cache
+from collections import Counter
 from typing import NamedTuple
 from urllib.parse import unquote_plus
 
@@ -48,6 +63,8 @@ DISCOVERY_TTL_S = 300
 _ENV_VARS = ("DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT",
              "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN", "LOG_LEVEL")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+_LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "WARN": "WARNING",
+               "ERROR": "ERROR", "CRITICAL": "CRITICAL"}
 
 
 class Settings(NamedTuple):
@@ -66,14 +83,10 @@ def parse_settings(env):
     Raise ValueError naming the variable when a value is unusable, so that a
     misconfigured function fails at start with a message, not mid-deploy.
     """
-    get = {name: env.get(name) for name in _ENV_VARS}.get
-
-    ids = get("DISTRIBUTION_ID")
-    if ids is None:
-        distribution_ids = ()
-    else:
-        distribution_ids = tuple(dict.fromkeys(
-            part.strip() for part in ids.split(",") if part.strip()))
+    ids = env.get("DISTRIBUTION_ID")
+    distribution_ids = ()
+    if ids is not None:
+        distribution_ids = tuple(dict.fromkeys(part.strip() for part in ids.split(",") if part.strip()))
         if not distribution_ids:
             raise ValueError("DISTRIBUTION_ID is set but empty: give one or more "
                              "comma-separated distribution ids (e.g. E2QWRUHAPOMQZL), "
@@ -83,77 +96,74 @@ def parse_settings(env):
                 raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront "
                                  "distribution id (expected e.g. E2QWRUHAPOMQZL)")
 
-    origin_path = (get("ORIGIN_PATH") or "").strip("/")
+    origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
     if origin_path and not distribution_ids:
         raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it "
                          "each origin's own origin path is read from CloudFront")
 
-    index_document = get("INDEX_DOCUMENT") or ""
+    index_document = env.get("INDEX_DOCUMENT") or ""
     if "/" in index_document:
         raise ValueError(f"INDEX_DOCUMENT: expected a file name such as index.html, "
                          f"got {index_document!r}")
 
-    pattern = get("EXCLUDE_PATTERN") or ""
+    pattern = env.get("EXCLUDE_PATTERN") or ""
     try:
         exclude = re.compile(pattern) if pattern else None
     except re.error as error:
         raise ValueError(f"EXCLUDE_PATTERN: {pattern!r} is not a valid Python "
                          f"regular expression: {error}") from None
 
-    raw_max = (get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
-    if not raw_max.isdigit() or not 1 <= int(raw_max) <= CLOUDFRONT_MAX_PATHS:
+    max_paths = (env.get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
+    if not (max_paths.isascii() and max_paths.isdigit()) or not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
         raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
-                         f"{CLOUDFRONT_MAX_PATHS}, got {raw_max!r}")
+                         f"{CLOUDFRONT_MAX_PATHS}, got {max_paths!r}")
 
-    dry_run = (get("DRY_RUN") or "").strip().lower()
+    dry_run = (env.get("DRY_RUN") or "").strip().lower()
     if dry_run not in _TRUE + _FALSE:
         raise ValueError(f"DRY_RUN: expected true or false, got {dry_run!r}")
 
-    log_level = (get("LOG_LEVEL") or "INFO").strip().upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, "
-                         f"got {log_level!r}")
+    log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    if log_level not in _LOG_LEVELS:
+        raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or "
+                         f"CRITICAL, got {log_level!r}")
 
-    return Settings(distribution_ids, origin_path and origin_path + "/",
-                    index_document, exclude, int(raw_max), dry_run in _TRUE, log_level)
-
-
-@lru_cache(maxsize=8)
-def _settings_for(values):
-    return parse_settings(dict(zip(_ENV_VARS, values, strict=True)))
-
-
-def current_settings():
-    """Return the Settings of the current environment, parsed once per change."""
-    return _settings_for(tuple(os.environ.get(name) for name in _ENV_VARS))
+    return Settings(distribution_ids=distribution_ids,
+                    origin_path=origin_path and origin_path + "/",
+                    index_document=index_document, exclude=exclude,
+                    max_paths=int(max_paths), dry_run=dry_run in _TRUE,
+                    log_level=_LOG_LEVELS[log_level])
 
 
 # -- Envelopes -> records ----------------------------------------------------
 
 class ObjectEvent(NamedTuple):
     bucket: str
-    key: str        # decoded: the object's real key
-    name: str       # "ObjectCreated:Put", or EventBridge's "Object Created"
-    time: str       # ISO 8601 as S3 sent it, or ""
-    version: str    # sequencer, else eTag, else version id, else time
+    key: str          # decoded: the object's real key
+    name: str         # "ObjectCreated:Put", or EventBridge's "Object Created"
+    time: str         # as S3 sent it, or ""; caller_reference uses it only if ISO 8601
+    identity: bytes   # sequencer (else eTag, version id, time), name, bucket and key
+    message: str | None = None   # the SQS message that carried it
 
 
 # Event names that change what a viewer gets. Restores, replication, tiering,
 # tagging and ACL changes leave the object's bytes alone.
 _INVALIDATING_PREFIXES = ("ObjectCreated:", "ObjectRemoved:", "LifecycleExpiration:")
 _INVALIDATING_DETAIL_TYPES = ("Object Created", "Object Deleted")
-_MAX_NESTING = 4   # SQS body -> SNS message -> S3 notification, with room to spare
+# SQS body -> SNS message -> destination record -> S3 notification, and one spare.
+_MAX_NESTING = 4
+MAX_KEY_BYTES = 1024   # S3's limit, which keeps every path under CloudFront's 4,000
 
 
-def object_events(event):
+def object_events(event, skipped=None):
     """Return the ObjectEvents of every S3 record in a Lambda *event*.
 
     Whatever carries them is unwrapped: S3 notifications, SQS bodies, SNS
-    messages (also inside SQS) and EventBridge events. Anything else is
-    logged and skipped, so a malformed message never hides its neighbours.
+    messages (also inside SQS), EventBridge events and Lambda destination
+    records. Anything else is logged and skipped, and counted in the Counter
+    *skipped* by reason, so a malformed message never hides its neighbours.
     """
     found = []
-    _collect(event, "event", 0, found)
+    _collect(event, "event", None, 0, found, Counter() if skipped is None else skipped)
     return found
 
 
@@ -161,135 +171,182 @@ class _Malformed(ValueError):
     """A record that says what it is but lacks what that needs."""
 
 
-def _collect(message, where, depth, found):
-    """Append to *found* the ObjectEvents in *message*, found at *where* (a
-    description, or the SQS or SNS record that carried it)."""
-    if type(message) is not dict:
-        logger.warning("%s: expected a JSON object, got %s; skipped", _describe(where),
-                       type(message).__name__)
+def _collect(message, where, message_id, depth, found, skipped):
+    """Append to *found* the ObjectEvents in *message*, which *where* names."""
+    if not isinstance(message, dict):
+        logger.warning("%s: expected a JSON object, got %s; skipped", where, type(message).__name__)
+        skipped["Malformed"] += 1
     elif depth > _MAX_NESTING:
-        logger.warning("%s: envelopes nested too deep; skipped", _describe(where))
+        logger.warning("%s: envelopes nested too deep; skipped", where)
+        skipped["Malformed"] += 1
     elif "Records" in message:
-        records = message["Records"]
-        if type(records) is not list:
-            logger.warning("%s: expected Records to be a list, got %s; skipped",
-                           _describe(where), type(records).__name__)
-            return
-        # The loop runs once per S3 object of a 10,000-message batch: where
-        # strings are made only when something is wrong.
-        for index, record in enumerate(records):
-            try:
-                if type(record) is not dict:
-                    raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
-                if "s3" in record:
-                    event = _from_s3_record(record)
-                    if event:
-                        found.append(event)
-                elif "body" in record:
-                    _collect_json(record["body"], record, depth + 1, found)
-                elif type(record.get("Sns")) is dict:
-                    _collect_json(record["Sns"].get("Message"), record, depth + 1, found)
-                else:
-                    raise _Malformed("expected an S3, SQS or SNS record (keys: "
-                                     f"{', '.join(sorted(map(str, record))[:8])})")
-            except _Malformed as problem:
-                logger.warning("%s.Records[%d]: %s; skipped", _describe(where), index, problem)
+        _collect_records(message["Records"], where, message_id, depth, found, skipped)
     elif message.get("source") == "aws.s3" and "detail-type" in message:
         try:
-            event = _from_eventbridge(message)
+            event = _from_eventbridge(message, message_id)
         except _Malformed as problem:
-            logger.warning("%s: %s; skipped", _describe(where), problem)
+            logger.warning("%s: %s; skipped", where, problem)
+            skipped["Malformed"] += 1
         else:
-            if event:
-                found.append(event)
+            _keep(event, found, skipped)
+    elif "requestPayload" in message and isinstance(message.get("requestContext"), dict):
+        context = message["requestContext"]
+        logger.info("%s: replaying the event of Lambda request %r (%r)", where,
+                    context.get("requestId"), context.get("condition"))
+        _collect(message["requestPayload"], f"{where}.requestPayload", message_id, depth + 1,
+                 found, skipped)
     elif message.get("Event") == "s3:TestEvent":
-        logger.info("%s: s3:TestEvent for bucket %s ignored", _describe(where),
-                    message.get("Bucket"))
+        logger.info("%s: s3:TestEvent for bucket %r ignored", where, message.get("Bucket"))
     elif message.get("Type") == "Notification" and "Message" in message:
-        _collect_json(message["Message"], f"{_describe(where)}.Message", depth + 1, found)
+        _collect_json(message["Message"], f"{where}.Message", message_id, depth + 1, found, skipped)
     else:
-        logger.warning("%s: not an S3 notification, SQS, SNS or EventBridge event "
-                       "(keys: %s); skipped", _describe(where), ", ".join(sorted(map(str, message))[:8]))
+        logger.warning("%s: not an S3 notification, SQS, SNS, EventBridge or Lambda destination "
+                       "event (keys: %s); skipped", where, _some_keys(message))
+        skipped["Malformed"] += 1
 
 
-def _collect_json(text, carrier, depth, found):
-    """Collect the ObjectEvents in the JSON *text* that *carrier* brought."""
-    if type(text) is not str:
-        logger.warning("%s: expected a JSON string, got %s; skipped", _describe(carrier),
-                       type(text).__name__)
+def _collect_records(records, where, message_id, depth, found, skipped):
+    """Collect the ObjectEvents of a Records list: S3, SQS or SNS records."""
+    if not isinstance(records, list):
+        logger.warning("%s: expected Records to be a list, got %s; skipped", where,
+                       type(records).__name__)
+        skipped["Malformed"] += 1
+        return
+    for index, record in enumerate(records):
+        try:
+            if not isinstance(record, dict):
+                raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
+            if "s3" in record:
+                _keep(_from_s3_record(record, message_id), found, skipped)
+            elif "body" in record or record.get("eventSource") == "aws:sqs":
+                sqs_id = _message_id(record.get("messageId"))
+                _collect_json(record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1,
+                              found, skipped)
+            elif isinstance(record.get("Sns"), dict):
+                sns = record["Sns"]
+                _collect_json(sns.get("Message"), f"SNS message {_message_id(sns.get('MessageId'))}",
+                              message_id, depth + 1, found, skipped)
+            else:
+                raise _Malformed(f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
+        except _Malformed as problem:
+            logger.warning("%s.Records[%d]: %s; skipped", where, index, problem)
+            skipped["Malformed"] += 1
+
+
+def _collect_json(text, where, message_id, depth, found, skipped):
+    """Collect the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
+    if not isinstance(text, str):
+        logger.warning("%s: expected a JSON string, got %s; skipped", where, type(text).__name__)
+        skipped["Malformed"] += 1
         return
     try:
         message = json.loads(text)
-    except ValueError:
-        logger.warning("%s: body is not JSON (starts %r); skipped", _describe(carrier), text[:60])
+    except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
+        logger.warning("%s: body is not JSON (starts %r); skipped", where, text[:60])
+        skipped["Malformed"] += 1
         return
-    _collect(message, carrier, depth, found)
+    _collect(message, where, message_id, depth, found, skipped)
 
 
-def _describe(carrier):
-    """Return how a person finds *carrier*: "SQS message ID", "SNS message ID"."""
-    if type(carrier) is str:
-        return carrier
-    if "Sns" in carrier:
-        return f"SNS message {carrier['Sns'].get('MessageId')}"
-    return f"SQS message {carrier.get('messageId')}"
+def _keep(event, found, skipped):
+    """Append *event* to *found*, or count it skipped when it changes no content."""
+    if event is None:
+        skipped["NotAChange"] += 1
+    else:
+        found.append(event)
 
 
-def _from_s3_record(record):
+def _message_id(value):
+    """Return an SQS or SNS message id fit for logs and batchItemFailures, or None."""
+    return value if isinstance(value, str) and value.isascii() and value.isprintable() else None
+
+
+def _some_keys(mapping):
+    """Return the first keys of *mapping*, as a log line may show them."""
+    return ", ".join(repr(key) for key in sorted(map(str, mapping))[:8])
+
+
+def _from_s3_record(record, message_id):
     """Return the ObjectEvent of an S3 notification record, or None when its
     event leaves the object's content alone; raise _Malformed."""
     name = record.get("eventName")
-    if type(name) is not str or not name:
+    if not isinstance(name, str) or not name:
         raise _Malformed("S3 record without an eventName")
-    if name.startswith("s3:"):   # some published samples carry the prefix
-        name = name[3:]
+    name = name.removeprefix("s3:")   # some published samples carry the prefix
     if not name.startswith(_INVALIDATING_PREFIXES):
-        logger.debug("%s does not change the object's content; skipped", name)
+        logger.debug("%r does not change the object's content; skipped", name)
         return None
+    s3 = record["s3"]
+    obj = s3.get("object") if isinstance(s3, dict) else None
+    key = _raw_key(obj, "s3")
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
-    return _object_event(record["s3"], "s3", name, record.get("eventTime"), True,
-                         ("sequencer", "eTag", "versionId"))
+    return _object_event(s3, obj, unquote_plus(key), name, record.get("eventTime"),
+                         version=_first_text(obj, "sequencer", "eTag", "versionId"),
+                         message_id=message_id)
 
 
-def _from_eventbridge(message):
+def _from_eventbridge(message, message_id):
     """Return the ObjectEvent of an S3 EventBridge event, or None when its type
     leaves the object's content alone; raise _Malformed."""
     name = message["detail-type"]
     if name not in _INVALIDATING_DETAIL_TYPES:
-        logger.debug("%s does not change the object's content; skipped", name)
+        logger.debug("%r does not change the object's content; skipped", name)
         return None
+    detail = message.get("detail")
+    obj = detail.get("object") if isinstance(detail, dict) else None
     # EventBridge keys are the key itself, not form-encoded (see the README).
-    return _object_event(message.get("detail"), "detail", name, message.get("time"), False,
-                         ("sequencer", "etag", "version-id"))
+    return _object_event(detail, obj, _raw_key(obj, "detail"), name, message.get("time"),
+                         version=_first_text(obj, "sequencer", "etag", "version-id"),
+                         message_id=message_id)
 
 
-def _object_event(part, where, name, time_, form_encoded, version_fields):
-    """Return the ObjectEvent of *part*, the "s3" of a notification record or
-    the "detail" of an EventBridge event; raise _Malformed if it has no key.
-    *version_fields* names its sequencer, eTag and version id fields."""
-    obj = part.get("object") if type(part) is dict else None
-    key = obj.get("key") if type(obj) is dict else None
-    if type(key) is not str or not key:
-        raise _Malformed(f"expected a string at {where}.object.key, got {key!r}")
-    if form_encoded and "%" in key:
-        key = unquote_plus(key)
-    elif form_encoded and "+" in key:
-        key = key.replace("+", " ")   # what unquote_plus does, ten times faster
+def _raw_key(obj, where):
+    """Return the key field of *obj*, an S3 object description; raise _Malformed."""
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if not isinstance(key, str) or not key:
+        raise _Malformed(f"expected a string at {where}.object.key, got {key!r}"[:200])
+    return key
+
+
+def _first_text(obj, *fields):
+    """Return the first of *fields* in *obj* that holds a non-empty string, or ""."""
+    for field in fields:
+        value = obj.get(field)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _object_event(part, obj, key, name, time_, *, version, message_id):
+    """Return the ObjectEvent of *part* (a notification's "s3" or an EventBridge
+    "detail") whose object *obj* has the decoded *key*; raise _Malformed when a
+    value that reaches the path or the CallerReference is unusable."""
     bucket = part.get("bucket")
-    bucket = bucket.get("name") if type(bucket) is dict else None
-    time_ = time_ if type(time_) is str else ""
-    sequencer, etag, version_id = version_fields   # the first one present wins
-    version = obj.get(sequencer) or obj.get(etag) or obj.get(version_id) or time_
-    return ObjectEvent(bucket if type(bucket) is str else "", key, name, time_, str(version))
+    bucket = bucket.get("name") if isinstance(bucket, dict) else None
+    bucket = bucket if isinstance(bucket, str) else ""
+    time_ = time_ if isinstance(time_, str) else ""
+    try:
+        identity = f"{version or time_}\t{name}\t{bucket}\t{key}".encode()
+        size = len(key.encode())
+    except UnicodeEncodeError:
+        raise _Malformed(f"key {key!r:.200} or its bucket, event name, sequencer or eTag "
+                         "is not valid Unicode") from None
+    if size > MAX_KEY_BYTES:
+        raise _Malformed(f"key {key[:60]!r}... is {size} bytes, more than S3 allows ({MAX_KEY_BYTES})")
+    return ObjectEvent(bucket, key, name, time_, identity, message_id)
 
 
 # -- Keys -> paths -----------------------------------------------------------
 
-# What CloudFront wants verbatim: letters, digits and -._~!$&'()+,/:;=@.
-# Everything else is percent-encoded: controls, non-ASCII, RFC 1738's unsafe
-# characters (space " < > # % { } | \ ^ ` [ ]), "?" which would start a query
-# string, and "*" which would make a literal asterisk a wildcard.
-_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._~!$&'()+,/:;=@]")
+# What goes into a path verbatim: letters, digits and -._!$&'()+,/:;=@.
+# Everything else is percent-encoded: controls, non-ASCII, the RFC 1738 unsafe
+# characters (space " < > # % { } | \ ^ ~ [ ] `) and "?", which would start a
+# query string. "~" and "*" never reach it: see _NO_EXACT_PATH.
+_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._!$&'()+,/:;=@]")
+# CloudFront refuses a raw "~", and neither "%7E" nor "%2A" is known to match
+# the object: a key holding "~" or "*" is covered by a wildcard that ends
+# where the first one stands.
+_NO_EXACT_PATH = re.compile(r"[~*]")
 
 
 def _percent_encode(match):
@@ -297,7 +354,15 @@ def _percent_encode(match):
 
 
 def cloudfront_path(key):
-    """Return the invalidation path for the viewer-relative *key*."""
+    """Return the invalidation path for the viewer-relative *key*.
+
+    The key percent-encoded as CloudFront matches it, or, for a key holding
+    "~" or "*", a wildcard ending where the first of them stands:
+    "js/runtime~main.js" -> "/js/runtime*".
+    """
+    cut = _NO_EXACT_PATH.search(key)
+    if cut:
+        return "/" + _NEEDS_ENCODING.sub(_percent_encode, key[:cut.start()]) + "*"
     return "/" + _NEEDS_ENCODING.sub(_percent_encode, key)
 
 
@@ -311,10 +376,21 @@ def viewer_paths(key, origin_prefix="", index_document=""):
     if not key.startswith(origin_prefix):
         return ()
     key = key[len(origin_prefix):]
-    paths = (cloudfront_path(key),)
     if index_document and (key == index_document or key.endswith("/" + index_document)):
-        paths += (cloudfront_path(key[:-len(index_document)]),)
-    return paths
+        return cloudfront_path(key), cloudfront_path(key[:-len(index_document)])
+    return (cloudfront_path(key),)
+
+
+def covers(plan_path, path):
+    """True when invalidating *plan_path* invalidates *path*.
+
+    A wildcard covers what starts with its prefix, except the index path of
+    its own directory ("/dir/*" is not relied on for "/dir/").
+    """
+    if plan_path[-1:] != "*":
+        return plan_path == path
+    prefix = plan_path[:-1]
+    return path.startswith(prefix) and (path != prefix or not prefix.endswith("/"))
 
 
 # -- Plan --------------------------------------------------------------------
@@ -323,109 +399,84 @@ class Invalidation(NamedTuple):
     distribution_id: str
     paths: tuple
     caller_reference: str
-    records: int       # how many object records the paths stand for
+    records: int    # distinct object records the paths stand for (redeliveries count once)
+    events: dict    # ObjectEvent -> its viewer paths on this distribution
 
 
-def plan_invalidations(events, routes, settings):
+def plan_invalidations(events, routes, settings, skipped=None):
     """Return one Invalidation per distribution for *events*, sorted by id.
 
     *routes* maps each bucket to its (distribution id, origin prefix) pairs.
     Keys matching settings.exclude are left out; the paths of a distribution
-    are wildcarded down to settings.max_paths (see plan_paths).
+    are wildcarded down to settings.max_paths (see plan_paths). The Counter
+    *skipped* counts what is left out, by reason.
     """
-    paths, covered = {}, {}
-    excluded = unrouted = outside = 0
-    exclude, index_document = settings.exclude, settings.index_document
+    skipped = Counter() if skipped is None else skipped
+    wanted = {}   # distribution id -> {ObjectEvent: its paths there}
     for event in events:
-        if exclude and exclude.search(event.key):
-            excluded += 1
-            continue
-        targets = routes.get(event.bucket)
-        if not targets:
-            unrouted += 1
+        if settings.exclude and settings.exclude.search(event.key):
+            skipped["Excluded"] += 1
             continue
         served = False
-        for dist_id, prefix in targets:
-            found = viewer_paths(event.key, prefix, index_document)
+        for dist_id, prefix in routes.get(event.bucket, ()):
+            found = viewer_paths(event.key, prefix, settings.index_document)
             if found:
                 served = True
-                paths.setdefault(dist_id, set()).update(found)
-                covered.setdefault(dist_id, []).append(event)
-        outside += not served
-    if excluded:
-        logger.info("%d key(s) match EXCLUDE_PATTERN and are not invalidated", excluded)
-    if outside:
+                paths = wanted.setdefault(dist_id, {})
+                paths[event] = paths.get(event, ()) + found
+        if not served:
+            skipped["Unserved" if routes.get(event.bucket) else "NoDistribution"] += 1
+    if skipped["Excluded"]:
+        logger.info("%d key(s) match EXCLUDE_PATTERN and are not invalidated", skipped["Excluded"])
+    if skipped["Unserved"]:
         logger.info("%d key(s) are outside the origin path of every distribution that "
-                    "serves their bucket; not invalidated", outside)
-    if unrouted:
+                    "serves their bucket; not invalidated", skipped["Unserved"])
+    if skipped["NoDistribution"]:
         logger.warning("%d key(s) are in buckets that no CloudFront distribution "
-                       "serves; not invalidated", unrouted)
+                       "serves; not invalidated", skipped["NoDistribution"])
     plans = []
-    for dist_id in sorted(paths):
-        planned = plan_paths(paths[dist_id], settings.max_paths)
-        records = set(covered[dist_id])   # at-least-once delivery: duplicates count once
-        plans.append(Invalidation(dist_id, planned,
-                                  caller_reference(dist_id, planned, records), len(records)))
+    for dist_id in sorted(wanted):
+        by_event = wanted[dist_id]
+        planned = plan_paths({p for found in by_event.values() for p in found}, settings.max_paths)
+        reference, records = caller_reference(dist_id, planned, by_event)
+        plans.append(Invalidation(dist_id, planned, reference, records, by_event))
     return plans
 
 
 def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_WILDCARDS):
-    """Return sorted paths covering every path in *paths*, at most *max_paths*.
+    """Return sorted paths covering every path in *paths*: at most *max_paths*
+    of them, at most *max_wildcards* of them wildcards.
 
     Exact paths when they fit. Otherwise start from "/*" and narrow it: a
-    wildcard "dir/*" gives way to the files of dir and "subdir/*" wildcards,
+    wildcard "dir/*" gives way to the paths of dir and "subdir/*" wildcards,
     cheapest first, for as long as the plan still fits. So what stays
     wildcarded is where most paths are, and "/*" stays only when nothing
-    narrower fits. Never more than *max_wildcards* wildcards. Deterministic.
+    narrower fits. Paths that are wildcards already (keys with "~" or "*")
+    count toward *max_wildcards*. Deterministic.
     """
     if max_paths < 1 or max_wildcards < 1:
         raise ValueError("max_paths and max_wildcards must be at least 1")
     paths = set(paths)
-    if len(paths) <= max_paths:
+    if len(paths) <= max_paths and _wildcards(paths) <= max_wildcards:
         return tuple(sorted(paths))
-
-    # A directory is a path prefix ending in "/". A path ending in "/" (an
-    # index) belongs to its parent: "dir/*" is not relied on to cover "dir/".
-    files, subdirs, size = {}, {}, {}
-    for path in paths:
-        files.setdefault(_parent(path), []).append(path)
-    for directory, held in files.items():
-        size[directory] = size.get(directory, 0) + len(held)
-        while directory != "/":
-            parent = _parent(directory)
-            subdirs.setdefault(parent, set()).add(directory)
-            size[parent] = size.get(parent, 0) + len(held)
-            directory = parent
-
-    def narrowing(directory, free_slots):
-        """Return (paths added, subdirectories made exact, subdirectories
-        wildcarded) when *directory*'s wildcard gives way."""
-        kids = sorted(subdirs.get(directory, ()), key=lambda d: (size[d], d))
-        # A one-path subdirectory is cheaper exact; past the wildcard slots
-        # left, so are the smallest.
-        n_exact = max(sum(size[k] == 1 for k in kids), len(kids) - free_slots)
-        added = len(files.get(directory, ())) + sum(size[k] for k in kids[:n_exact])
-        return added, kids[:n_exact], kids[n_exact:]
-
-    exact, wildcards = [], {"/"}
+    tree = _Tree(paths)
+    exact, exact_wildcards, open_dirs = [], 0, {"/"}
     while True:
-        best = None
-        for directory in sorted(wildcards):
-            free_slots = max_wildcards - len(wildcards) + 1
-            added, made_exact, wild = narrowing(directory, free_slots)
-            growth = added + len(wild) - 1
-            if len(exact) + len(wildcards) + growth <= max_paths and (
-                    best is None or growth < best[0]):
-                best = (growth, directory, made_exact, wild)
-        if best is None:
-            break
-        _, directory, made_exact, wild = best
-        wildcards.remove(directory)
-        wildcards.update(wild)
-        exact.extend(files.get(directory, ()))
-        for sub in made_exact:
-            exact.extend(_paths_under(sub, files, subdirs))
-    return tuple(sorted(exact + [d + "*" for d in wildcards]))
+        in_plan = len(exact) + len(open_dirs), exact_wildcards + len(open_dirs)
+        options = [tree.narrowing(d, in_plan, max_paths, max_wildcards) for d in sorted(open_dirs)]
+        options = [option for option in options if option]
+        if not options:
+            return tuple(sorted(set(exact) | {d + "*" for d in open_dirs}))
+        _, directory, made_exact, kept_open = min(options, key=lambda option: option[0])
+        open_dirs.remove(directory)
+        open_dirs.update(kept_open)
+        added = [*tree.files.get(directory, ()), *(p for sub in made_exact for p in tree.paths_under(sub))]
+        exact.extend(added)
+        exact_wildcards += _wildcards(added)
+
+
+def _wildcards(paths):
+    return sum(path[-1] == "*" for path in paths)
 
 
 def _parent(path):
@@ -433,30 +484,75 @@ def _parent(path):
     return path[:path.rfind("/", 0, len(path) - 1) + 1] or "/"
 
 
-def _paths_under(directory, files, subdirs):
-    """Return every path below *directory* in the tree of plan_paths."""
-    found, stack = [], [directory]
-    while stack:
-        directory = stack.pop()
-        found.extend(files.get(directory, ()))
-        stack.extend(subdirs.get(directory, ()))
-    return found
+class _Tree:
+    """The directories of a set of paths, for plan_paths. A path ending in "/"
+    (an index) belongs to its parent: "dir/*" is not relied on for "dir/"."""
+
+    def __init__(self, paths):
+        self.files, self.subdirs, self.size, self.wild = {}, {}, Counter(), Counter()
+        for path in paths:
+            self.files.setdefault(_parent(path), []).append(path)
+        for directory, held in self.files.items():
+            wild = _wildcards(held)
+            self.size[directory] += len(held)
+            self.wild[directory] += wild
+            while directory != "/":
+                parent = _parent(directory)
+                self.subdirs.setdefault(parent, set()).add(directory)
+                self.size[parent] += len(held)
+                self.wild[parent] += wild
+                directory = parent
+
+    def paths_under(self, directory):
+        """Return every path below *directory*."""
+        found, stack = [], [directory]
+        while stack:
+            directory = stack.pop()
+            found.extend(self.files.get(directory, ()))
+            stack.extend(self.subdirs.get(directory, ()))
+        return found
+
+    def narrowing(self, directory, in_plan, max_paths, max_wildcards):
+        """Return (growth, directory, subdirectories made exact, subdirectories
+        kept as wildcards) when *directory*'s wildcard gives way to its
+        contents, or None when the result would not fit. *in_plan* is the
+        plan's (paths, wildcards) as it stands."""
+        paths, wildcards = in_plan
+        files = self.files.get(directory, ())
+        kids = sorted(self.subdirs.get(directory, ()), key=lambda d: (self.size[d], d))
+        wildcards += _wildcards(files) - 1
+        # A one-path subdirectory is cheaper exact; past the wildcard slots
+        # left, so are the smallest.
+        n_exact = max(sum(self.size[k] == 1 for k in kids), len(kids) - (max_wildcards - wildcards))
+        made_exact, kept_open = kids[:n_exact], kids[n_exact:]
+        growth = len(files) + sum(self.size[k] for k in made_exact) + len(kept_open) - 1
+        wildcards += sum(self.wild[k] for k in made_exact) + len(kept_open)
+        if paths + growth > max_paths or wildcards > max_wildcards:
+            return None
+        return growth, directory, made_exact, kept_open
+
+
+_ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", re.ASCII)
 
 
 def caller_reference(distribution_id, paths, events):
-    """Return a CallerReference that is the same whenever the same records ask
-    for the same paths, and new for a later upload of the same key.
+    """Return (CallerReference, number of distinct records) for *paths* on
+    *distribution_id* standing for *events*.
 
-    It starts with the newest event time it covers, for people reading the
-    console, and ends with a digest of the distribution, the paths and each
-    record's identity (bucket, key, event name, sequencer or eTag).
+    The reference is the same whenever the same records ask for the same
+    paths, and new for a later upload of the same key: the newest ISO 8601
+    event time it covers (for people reading the console), then a digest of
+    the distribution, the paths and each record's identity. It is always
+    printable ASCII of at most 76 characters.
     """
-    # Sequencer first: unique per upload, it ends most comparisons early.
-    identities = sorted({f"{e.version}\t{e.name}\t{e.bucket}\t{e.key}" for e in events})
-    digest = hashlib.sha256("\n".join(
-        [distribution_id, *paths, "", *identities]).encode()).hexdigest()
-    newest = max((e.time for e in events), default="") or "undated"
-    return f"{newest}-{digest[:40]}"
+    # Sequencers grow with each upload, so records mostly arrive sorted: a
+    # dict keeps that order and sorted() then has little to do.
+    identities = sorted(dict.fromkeys(event.identity for event in events))
+    digest = hashlib.sha256("\n".join((distribution_id, *paths, "")).encode())
+    digest.update(b"\n".join(identities))
+    times = {event.time for event in events}
+    newest = max((t for t in times if _ISO_8601.fullmatch(t)), default="undated")
+    return f"{newest}-{digest.hexdigest()[:40]}", len(identities)
 
 
 # -- Talking to CloudFront ---------------------------------------------------
@@ -464,27 +560,39 @@ def caller_reference(distribution_id, paths, events):
 # The client is made once per container and reused by warm invocations.
 # botocore's own retries are off: the loop below retries with the
 # invocation's deadline in view, and also retries TooManyInvalidationsInProgress,
-# which botocore never does.
-_CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 3, 7
+# which botocore never does. Each attempt's read timeout is cut to the time
+# left (see _bound_read_timeout).
+_CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
 cloudfront = boto3.client("cloudfront", config=BotoConfig(
     retries={"total_max_attempts": 1},
     connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S))
 
-_RETRYABLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
-                    "TooManyInvalidationsInProgress", "ServiceUnavailable",
-                    "InternalError", "InternalFailure"}
+_THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
+                     "TooManyInvalidationsInProgress"}
+_RETRYABLE_CODES = _THROTTLING_CODES | {"ServiceUnavailable", "InternalError", "InternalFailure"}
 _BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 20.0
-# Time kept in hand: one more attempt may take this long before it fails.
-_ATTEMPT_S = _CONNECT_TIMEOUT_S + _READ_TIMEOUT_S
+# The least time worth starting an attempt with: an answer on an open
+# connection takes about a tenth of it.
+_MIN_ATTEMPT_S = 0.5
+# Kept in hand at the end of an invocation, to log, print metrics and return.
 _SAFETY_MARGIN_S = 0.5
 DEFAULT_BUDGET_S = 60.0      # when there is no Lambda context (local runs)
+# Below this, an invocation can barely wait out one throttle: CloudFront
+# takes about one CreateInvalidation every 2 seconds.
+COMFORTABLE_BUDGET_S = 10.0
 
 # Indirections so that tests can run the retry loop on a fake clock.
 _clock, _sleep = time.monotonic, time.sleep
+_attempt_deadline = float("inf")   # set by _with_retries; one invocation at a time
+_warned_short_budget = False
 
 
 class InvalidationError(RuntimeError):
     """CloudFront did not take an invalidation; the event must be retried."""
+
+
+class _PathsRefused(Exception):
+    """CloudFront refused a request because of one or more of its paths."""
 
 
 def deadline_for(context):
@@ -495,8 +603,20 @@ def deadline_for(context):
     return _clock() + remaining - _SAFETY_MARGIN_S
 
 
-def _with_retries(call, what, deadline):
-    """Return call(), retrying throttling and server errors until *deadline*."""
+def _bound_read_timeout(context, **_):
+    """Let no CloudFront answer be awaited past the invocation's deadline
+    (botocore's per-request read timeout, in the request context)."""
+    context["read_timeout"] = max(0.1, min(_READ_TIMEOUT_S, _attempt_deadline - _clock()))
+
+
+cloudfront.meta.events.register("before-call.cloudfront", _bound_read_timeout)
+
+
+def _with_retries(call, what, deadline, counts):
+    """Return call(), retrying throttling, server errors and dropped
+    connections until *deadline*; count retries and throttles in *counts*."""
+    global _attempt_deadline
+    _attempt_deadline = deadline
     attempt = 0
     while True:
         try:
@@ -506,16 +626,20 @@ def _with_retries(call, what, deadline):
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code not in _RETRYABLE_CODES and status < 500:
                 raise
+            counts["Throttles"] += code in _THROTTLING_CODES
             reason = f"{code or status}: {message}"
         except (BotoConnectionError, HTTPClientError) as error:
             # Safe to resend: CreateInvalidation is idempotent by CallerReference.
             reason = f"{type(error).__name__}: {error}"
         attempt += 1
-        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** attempt)
-        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-        if _clock() + delay + _ATTEMPT_S > deadline:
+        # Full jitter spreads throttled invocations apart; the wait is cut so
+        # that one more attempt still fits before the deadline.
+        latest = deadline - _clock() - _MIN_ATTEMPT_S
+        if latest <= 0:
             raise InvalidationError(f"{what}: gave up after {attempt} attempt(s), "
                                     f"out of time; last error {reason}")
+        delay = min(random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** attempt)), latest)
+        counts["Retries"] += 1
         logger.warning("%s: %s; retrying in %.1f s (attempt %d)", what, reason, delay, attempt)
         _sleep(delay)
 
@@ -526,42 +650,118 @@ def _code_and_message(error):
     return details.get("Code", ""), details.get("Message", "")
 
 
-def _is_reused_reference(error):
-    """True when CloudFront says this CallerReference was already used."""
-    code, message = _code_and_message(error)
-    return code == "InvalidationBatchAlreadyExists" or (
-        code == "InvalidArgument" and "caller reference" in message.lower())
-
-
-def submit(plan, deadline):
-    """Create the invalidation *plan*; return its id, or None if it already was.
-
-    Raise InvalidationError when CloudFront refuses it or time runs out.
-    """
-    what = f"CreateInvalidation on {plan.distribution_id}"
+def _create(distribution_id, paths, reference, deadline, counts):
+    """Create one invalidation; return its id, or None if the reference was
+    already used for these paths. Raise _PathsRefused or InvalidationError."""
+    what = f"CreateInvalidation on {distribution_id}"
     try:
         response = _with_retries(lambda: cloudfront.create_invalidation(
-            DistributionId=plan.distribution_id,
-            InvalidationBatch={
-                "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},
-                "CallerReference": plan.caller_reference,
-            }), what, deadline)
+            DistributionId=distribution_id,
+            InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": list(paths)},
+                               "CallerReference": reference}), what, deadline, counts)
     except ClientError as error:
-        if _is_reused_reference(error):
+        code, message = _code_and_message(error)
+        reused = code == "InvalidationBatchAlreadyExists" or (
+            code == "InvalidArgument" and "caller reference" in message.lower())
+        if reused:
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; "
-                        "nothing more to do", what, plan.caller_reference)
+                        "nothing more to do", what, reference)
+            counts["ReferencesReused"] += 1
             return None
+        if code == "InvalidArgument" and "path" in message.lower():
+            raise _PathsRefused(f"{what} refused: {code}: {message}") from error
         raise InvalidationError(f"{what} refused: {error}") from error
     except BotoCoreError as error:
         raise InvalidationError(f"{what} failed: {error}") from error
-    invalidation_id = response["Invalidation"]["Id"]
-    logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), "
-                "reference %s, paths %s%s", invalidation_id, plan.distribution_id,
-                len(plan.paths), plan.records, plan.caller_reference,
-                " ".join(plan.paths[:5]), " ..." if len(plan.paths) > 5 else "")
-    return invalidation_id
+    counts["InvalidationsCreated"] += 1
+    counts["PathsSent"] += len(paths)
+    counts["WildcardsSent"] += _wildcards(paths)
+    return response["Invalidation"]["Id"]
+
+
+def submit(plan, deadline, counts):
+    """Create the invalidation *plan*; return (results, paths not invalidated).
+
+    Each result is a dict: DistributionId, CallerReference, Paths and Id (None
+    when an earlier delivery made it). When CloudFront refuses the request for
+    its paths, the request is split in halves until each refused path stands
+    alone, and that path is covered by the narrowest wildcard CloudFront
+    accepts. Raise InvalidationError when nothing could be created.
+    """
+    try:
+        return [_result(plan, plan.paths, plan.caller_reference, deadline, counts)], []
+    except _PathsRefused as refusal:
+        logger.warning("%s; isolating the refused path(s)", refusal)
+    results, lost = [], []
+    half = len(plan.paths) // 2
+    for part in (plan.paths[:half], plan.paths[half:]) if half else ():
+        _isolate(plan, part, deadline, counts, results, lost)
+    if len(plan.paths) == 1:
+        _cover(plan, plan.paths[0], deadline, counts, results, lost)
+    return results, lost
+
+
+def _isolate(plan, paths, deadline, counts, results, lost):
+    """Invalidate *paths*, splitting them while CloudFront refuses them."""
+    try:
+        results.append(_result(plan, paths, _sub_reference(plan, paths), deadline, counts))
+    except _PathsRefused:
+        if len(paths) == 1:
+            _cover(plan, paths[0], deadline, counts, results, lost)
+            return
+        half = len(paths) // 2
+        _isolate(plan, paths[:half], deadline, counts, results, lost)
+        _isolate(plan, paths[half:], deadline, counts, results, lost)
+
+
+def _cover(plan, path, deadline, counts, results, lost):
+    """Invalidate the refused *path* by the narrowest wildcard CloudFront takes."""
+    for cover in _covering_wildcards(path):
+        try:
+            results.append(_result(plan, (cover,), _sub_reference(plan, (cover,)), deadline, counts))
+        except _PathsRefused:
+            continue
+        logger.warning("CloudFront refused the path %s on %s; covered it by %s", path,
+                       plan.distribution_id, cover)
+        return
+    logger.error("CloudFront refused the path %s on %s and every wildcard over it", path,
+                 plan.distribution_id)
+    counts["PathsRefused"] += 1
+    lost.append(path)
+
+
+def _covering_wildcards(path):
+    """Return the wildcards over *path*, narrowest first: its prefix up to the
+    first character outside letters, digits and /._-, then each parent."""
+    prefix = re.match(r"[A-Za-z0-9/._-]*", path)[0]
+    if prefix == path.rstrip("*"):   # nothing unusual: start from its directory
+        found, directory = [], _parent(path)
+    else:
+        found, directory = [prefix + "*"], _parent(prefix + "x")
+    while True:
+        found.append(directory + "*")
+        if directory == "/":
+            return list(dict.fromkeys(found))
+        directory = _parent(directory)
+
+
+def _result(plan, paths, reference, deadline, counts):
+    """Create an invalidation of *paths* for *plan*; return its result dict."""
+    invalidation_id = _create(plan.distribution_id, paths, reference, deadline, counts)
+    if invalidation_id:
+        logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
+                    "paths %s%s", invalidation_id, plan.distribution_id, len(paths), plan.records,
+                    reference, " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
+    return {"DistributionId": plan.distribution_id, "CallerReference": reference,
+            "Paths": list(paths), "Id": invalidation_id}
+
+
+def _sub_reference(plan, paths):
+    """Return the CallerReference of a part of *plan*: as idempotent as the plan's."""
+    digest = hashlib.sha256("\n".join((plan.caller_reference, *paths)).encode()).hexdigest()
+    return f"{plan.caller_reference.rpartition('-')[0]}-{digest[:40]}"
 
 
 # -- Discovery ---------------------------------------------------------------
@@ -602,7 +802,7 @@ def routes_from_distributions(distributions):
 _discovered = (float("-inf"), {})   # (expiry on _clock, routes) for this container
 
 
-def discovered_routes(deadline):
+def discovered_routes(deadline, counts=None):
     """Return the bucket routes of the account's distributions, listing them
     at most once per DISCOVERY_TTL_S in a container.
     """
@@ -610,18 +810,17 @@ def discovered_routes(deadline):
     expiry, routes = _discovered
     if _clock() < expiry:
         return routes
-    distributions, kwargs = [], {}
-    while True:
-        try:
-            page = _with_retries(lambda kw=kwargs: cloudfront.list_distributions(**kw),
-                                 "ListDistributions", deadline)["DistributionList"]
-        except (ClientError, BotoCoreError) as error:
-            raise InvalidationError(f"ListDistributions, to find the bucket's distributions "
-                                    f"since DISTRIBUTION_ID is unset, failed: {error}") from error
-        distributions.extend(page.get("Items") or ())
-        if not page.get("IsTruncated") or not page.get("NextMarker"):
-            break
-        kwargs = {"Marker": page["NextMarker"]}
+
+    def list_all():
+        pages = cloudfront.get_paginator("list_distributions").paginate()
+        return [dist for page in pages for dist in page["DistributionList"].get("Items") or ()]
+
+    try:
+        distributions = _with_retries(list_all, "ListDistributions", deadline,
+                                      Counter() if counts is None else counts)
+    except (ClientError, BotoCoreError) as error:
+        raise InvalidationError(f"ListDistributions, to find the bucket's distributions "
+                                f"since DISTRIBUTION_ID is unset, failed: {error}") from error
     routes = routes_from_distributions(distributions)
     logger.info("Listed %d distribution(s); %d serve S3 buckets: %s", len(distributions),
                 len({d for r in routes.values() for d, _ in r}), ", ".join(sorted(routes)) or "none")
@@ -631,59 +830,111 @@ def discovered_routes(deadline):
 
 # -- Handler -----------------------------------------------------------------
 
+METRICS_NAMESPACE = "CloudFrontInvalidator"
+METRICS = ("RecordsSeen", "RecordsSkippedMalformed", "RecordsSkippedNotAChange",
+           "RecordsSkippedUnserved", "KeysExcluded", "PathsSent", "WildcardsSent",
+           "InvalidationsCreated", "ReferencesReused", "Retries", "Throttles",
+           "PathsRefused", "RecordsFailed")
+
+
 def lambda_handler(event, context):
     """Invalidate the paths of every S3 object record in *event*.
 
-    Return {"batchItemFailures": []} for SQS events (whole-batch success under
-    ReportBatchItemFailures), else {"invalidations": [...]}. Raise
-    InvalidationError when any distribution's invalidation was not created.
+    SQS batches get {"batchItemFailures": [...]}, naming exactly the messages
+    whose paths were not invalidated on every distribution that serves them;
+    other events get {"invalidations": [...]}. Raise InvalidationError when
+    nothing at all could be invalidated, or, outside SQS, when anything failed.
     """
-    settings = current_settings()
+    settings = parse_settings(os.environ)
     logger.setLevel(settings.log_level)
-    results = invalidate(event, settings, deadline_for(context))
-    if _is_sqs(event):
-        return {"batchItemFailures": []}
-    return {"invalidations": results}
+    deadline = deadline_for(context)
+    _warn_once_if_short(deadline - _clock() + _SAFETY_MARGIN_S)
+    counts = Counter()
+    try:
+        results, failed, errors = invalidate(event, settings, deadline, counts)
+    finally:
+        print(metrics_document(counts, getattr(context, "function_name", None)
+                               or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
+    if not failed:
+        return {"batchItemFailures": []} if _is_sqs(event) else {"invalidations": results}
+    reason = "; ".join(errors) or f"{len(failed)} record(s) not invalidated"
+    messages = sorted({e.message for e in failed if e.message is not None})
+    if not _is_sqs(event) or not results or len(messages) < len({e.message for e in failed}):
+        raise InvalidationError(reason)
+    logger.error("%d SQS message(s) returned to the queue: %s", len(messages), reason)
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in messages]}
 
 
-def invalidate(event, settings, deadline):
+def invalidate(event, settings, deadline, counts):
     """Create (or, with settings.dry_run, only log) the invalidations *event*
-    calls for; return them as dicts. Every distribution is tried before
-    InvalidationError is raised for those that failed.
+    calls for. Return (results, ObjectEvents not invalidated, error messages).
+
+    Every distribution is tried whatever happens to the others. Raise
+    InvalidationError only when the distributions can't be found.
     """
-    results, failures = [], []
-    for plan in plan_event(event, settings, deadline):
-        entry = {"DistributionId": plan.distribution_id,
-                 "CallerReference": plan.caller_reference, "Paths": list(plan.paths)}
+    results, failed, errors = [], [], []
+    for plan in plan_event(event, settings, deadline, counts):
         if settings.dry_run:
             logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s",
                         len(plan.paths), plan.distribution_id, plan.caller_reference,
                         " ".join(plan.paths))
-        else:
-            try:
-                entry["Id"] = submit(plan, deadline)
-            except InvalidationError as error:
-                logger.error("%s", error)
-                failures.append(str(error))
-                continue
-        results.append(entry)
-    if failures:
-        raise InvalidationError("; ".join(failures))
-    return results
+            results.append({"DistributionId": plan.distribution_id, "Paths": list(plan.paths),
+                            "CallerReference": plan.caller_reference})
+            continue
+        try:
+            created, lost = submit(plan, deadline, counts)
+        except InvalidationError as error:
+            logger.error("%s", error)
+            errors.append(str(error))
+            failed.extend(plan.events)
+            continue
+        results.extend(created)
+        failed.extend(e for e, paths in plan.events.items()
+                      if any(covers(lost_path, p) for lost_path in lost for p in paths))
+    counts["RecordsFailed"] += len({e.identity for e in failed})
+    return results, failed, errors
 
 
-def plan_event(event, settings, deadline):
+def plan_event(event, settings, deadline, counts=None):
     """Return the Invalidations that *event* calls for under *settings*."""
-    events = object_events(event)
-    if not events:
-        logger.info("No S3 object records to invalidate")
-        return []
-    if settings.distribution_ids:
-        targets = [(d, settings.origin_path) for d in settings.distribution_ids]
-        routes = dict.fromkeys({e.bucket for e in events}, targets)
+    counts = Counter() if counts is None else counts
+    skipped = Counter()
+    events = object_events(event, skipped)
+    if events:
+        if settings.distribution_ids:
+            targets = [(d, settings.origin_path) for d in settings.distribution_ids]
+            routes = dict.fromkeys({e.bucket for e in events}, targets)
+        else:
+            routes = discovered_routes(deadline, counts)
+        plans = plan_invalidations(events, routes, settings, skipped)
     else:
-        routes = discovered_routes(deadline)
-    return plan_invalidations(events, routes, settings)
+        logger.info("No S3 object records to invalidate")
+        plans = []
+    counts["RecordsSeen"] += len(events) + skipped["Malformed"] + skipped["NotAChange"]
+    counts["RecordsSkippedMalformed"] += skipped["Malformed"]
+    counts["RecordsSkippedNotAChange"] += skipped["NotAChange"]
+    counts["RecordsSkippedUnserved"] += skipped["Unserved"] + skipped["NoDistribution"]
+    counts["KeysExcluded"] += skipped["Excluded"]
+    return plans
+
+
+def metrics_document(counts, function_name):
+    """Return the CloudWatch embedded-metric-format JSON line for *counts*."""
+    return json.dumps({
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
+            "Namespace": METRICS_NAMESPACE, "Dimensions": [["FunctionName"]],
+            "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS]}]},
+        "FunctionName": function_name, **{name: counts[name] for name in METRICS}})
+
+
+def _warn_once_if_short(budget_s):
+    """Log, once per container, that the function's timeout is too short."""
+    global _warned_short_budget
+    if budget_s < COMFORTABLE_BUDGET_S and not _warned_short_budget:
+        _warned_short_budget = True
+        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's "
+                       "throttling (about one request every 2 s). Set the function's timeout "
+                       "(Configuration > General configuration > Timeout) to 60 s.", budget_s)
 
 
 def _is_sqs(event):
@@ -696,39 +947,38 @@ def _is_sqs(event):
 # -- Local run ---------------------------------------------------------------
 
 def main(argv=None):
-    """Print, as JSON, the invalidations an event file would create.
-
-    Usage: python lambda_function.py EVENT.json [--apply]
-    Without --apply nothing is sent (discovery still lists distributions when
-    DISTRIBUTION_ID is unset); with it, CloudFront is called with the local
-    AWS credentials.
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    apply = "--apply" in args
-    files = [a for a in args if a != "--apply"]
-    if len(files) != 1 or files[0].startswith("-"):
-        print(main.__doc__.split("\n\n")[1].strip(), file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(message)s")
+    """Print, as JSON, the invalidations an event file would create; return the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python lambda_function.py",
+        description="Print the CloudFront invalidations that a Lambda event would create. "
+                    "Settings come from the environment, as in Lambda (see the README).")
+    parser.add_argument("event", help="a JSON file holding the Lambda event")
+    parser.add_argument("--apply", action="store_true",
+                        help="really create the invalidations, with your AWS credentials "
+                             "(without it nothing is sent; discovery still lists distributions)")
+    args = parser.parse_args(argv)
     try:
-        with open(files[0], encoding="utf-8") as handle:
-            text = handle.read()
-        try:
-            event = json.loads(text)
-        except ValueError as error:
-            raise ValueError(f"{files[0]} is not JSON: {error}") from None
-        settings = current_settings()._replace(dry_run=not apply)
-        results = invalidate(event, settings, deadline_for(None))
-    except (OSError, ValueError, InvalidationError, BotoCoreError, ClientError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        settings = parse_settings(os.environ)._replace(dry_run=not args.apply)
+    except ValueError as error:
+        parser.exit(2, f"error: {error}\n")
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    try:
+        with open(args.event, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (ValueError, RecursionError) as error:
+        parser.exit(1, f"error: {args.event} is not JSON: {error}\n")
+    except OSError as error:
+        parser.exit(1, f"error: {error}\n")
+    try:
+        results, failed, _ = invalidate(event, settings, deadline_for(None), Counter())
+    except InvalidationError as error:
+        parser.exit(1, f"error: {error}\n")
     print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
-    return 0
+    return 1 if failed else 0
 
-
-# Fail at start, with the variable's name, on a configuration that can't work.
-logger.setLevel(current_settings().log_level)
 
 if __name__ == "__main__":
     sys.exit(main())
+else:
+    # In Lambda: fail at start, naming the variable, on a configuration that can't work.
+    logger.setLevel(parse_settings(os.environ).log_level)

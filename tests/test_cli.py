@@ -9,6 +9,8 @@ import sys
 import pytest
 from conftest import SETTINGS_VARS, create_distribution, invalidations
 
+import lambda_function as lf
+
 ROOT = pathlib.Path(__file__).parents[1]
 
 
@@ -50,13 +52,53 @@ def test_apply_calls_cloudfront(cf):
     assert count == 1 and found == {entry["CallerReference"]: ["/old/page.html"]}
 
 
-@pytest.mark.parametrize("args, env, message", [
-    ((), {}, "Usage: python lambda_function.py EVENT.json [--apply]"),
-    (("no-such-file.json",), {"DISTRIBUTION_ID": "E1"}, "error: [Errno 2] No such file"),
-    (("Makefile",), {"DISTRIBUTION_ID": "E1"}, "error: Makefile is not JSON: Expecting value"),
-    (("tests/events/s3-put.json",), {"MAX_PATHS": "lots"}, "MAX_PATHS: expected a whole number"),
+def test_apply_without_credentials_says_so_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run([sys.executable, "lambda_function.py", "tests/events/s3-delete.json", "--apply"],
+                            cwd=ROOT, env={**env, "DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+                                           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                                           "AWS_EC2_METADATA_DISABLED": "true"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.count("Unable to locate credentials") == 1, result.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable():
+    # A subprocess: the settings must not be read when the module is imported as a script.
+    result = run("tests/events/s3-put.json", MAX_PATHS="lots")
+    assert result.returncode == 2
+    assert result.stderr == "error: MAX_PATHS: expected a whole number from 1 to 3000, got 'lots'\n"
+
+
+@pytest.mark.parametrize("args, env, status, message", [
+    ((), {}, 2, "the following arguments are required: event"),
+    (("a.json", "b.json"), {}, 2, "unrecognized arguments: b.json"),
+    (("no-such-file.json",), {"DISTRIBUTION_ID": "E1"}, 1, "error: [Errno 2] No such file"),
+    (("Makefile",), {"DISTRIBUTION_ID": "E1"}, 1, "error: Makefile is not JSON: Expecting value"),
+    (("tests/events/s3-put.json",), {"LOG_LEVEL": "LOUD"}, 2, "error: LOG_LEVEL: expected DEBUG, INFO, WARNING"),
 ])
-def test_usage_errors(args, env, message):
-    result = run(*args, **env)
-    assert result.returncode != 0
-    assert message in result.stderr
+def test_usage_errors(monkeypatch, capsys, args, env, status, message):
+    monkeypatch.chdir(ROOT)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit_:
+        lf.main(list(args))
+    assert exit_.value.code == status
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_help_exits_0(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        lf.main(["--help"])
+    assert exit_.value.code == 0
+    assert "--apply" in capsys.readouterr().out
+
+
+def test_warn_is_a_log_level(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("DISTRIBUTION_ID", "E1")
+    monkeypatch.setenv("LOG_LEVEL", "warn")
+    assert lf.main(["tests/events/s3-delete.json"]) == 0
+    assert json.loads(capsys.readouterr().out)["invalidations"][0]["Paths"] == ["/old/page.html"]
+    assert lf.parse_settings({"LOG_LEVEL": "WARN"}).log_level == "WARNING"

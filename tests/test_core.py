@@ -3,9 +3,10 @@
 import json
 import logging
 import re
+from collections import Counter
 
 import pytest
-from conftest import load_event
+from conftest import assert_fits_and_covers, load_event
 
 import lambda_function as lf
 from lambda_function import ObjectEvent
@@ -154,15 +155,24 @@ def test_eventbridge_keys_are_taken_as_they_are():
 
 def test_record_fields():
     (event,) = lf.object_events(load_event("sqs-sns-s3"))
-    assert event == ObjectEvent("example-bucket", "blog/post.html", "ObjectCreated:Put",
-                                "2026-11-25T10:00:00.000Z", "0E01")
+    assert event.message == "22222222-0000-0000-0000-000000000001"   # the SQS message, not the SNS one
+    assert event._replace(message=None) == ObjectEvent("example-bucket", "blog/post.html", "ObjectCreated:Put",
+                                "2026-11-25T10:00:00.000Z",
+                                b"0E01\tObjectCreated:Put\texample-bucket\tblog/post.html")
     (event,) = lf.object_events(load_event("eventbridge-object-created"))
     assert event == ObjectEvent("example-bucket", "photos/summer trip+1.jpg", "Object Created",
-                                "2026-11-25T10:00:00Z", "617f08299329d189")
+                                "2026-11-25T10:00:00Z",
+                                b"617f08299329d189\tObject Created\texample-bucket\tphotos/summer trip+1.jpg")
+
+
+def test_records_in_sqs_know_their_message():
+    assert [e.message for e in lf.object_events(load_event("sqs-s3"))] == [
+        "11111111-0000-0000-0000-000000000002", "11111111-0000-0000-0000-000000000004"]
+    assert [e.message for e in lf.object_events(load_event("s3-delete"))] == [None]
 
 
 @pytest.mark.parametrize("event, warning", [
-    ({"key1": "value1", "key2": "value2"}, "not an S3 notification, SQS, SNS or EventBridge event (keys: key1, key2)"),
+    ({"key1": "value1", "key2": "value2"}, "not an S3 notification, SQS, SNS, EventBridge or Lambda destination event (keys: 'key1', 'key2')"),
     ({}, "not an S3 notification"),
     ({"Records": "nope"}, "expected Records to be a list, got str"),
     ({"Records": [42]}, "expected a JSON object, got int"),
@@ -172,7 +182,7 @@ def test_record_fields():
     ({"Records": [{"messageId": "m-1", "body": "{oops"}]}, "SQS message m-1: body is not JSON (starts '{oops')"),
     ({"Records": [{"messageId": "m-2", "body": None}]}, "SQS message m-2: expected a JSON string, got NoneType; skipped"),
     ({"Records": [{"Sns": {"MessageId": "n-1", "Message": "Hello from SNS!"}}]}, "SNS message n-1: body is not JSON"),
-    ({"Records": [{"foo": 1}]}, "expected an S3, SQS or SNS record (keys: foo)"),
+    ({"Records": [{"foo": 1}]}, "expected an S3, SQS or SNS record (keys: 'foo')"),
     ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "expected a string at detail.object.key"),
 ])
 def test_bad_input_gets_a_clear_warning(event, warning, caplog):
@@ -221,9 +231,14 @@ def test_nesting_is_bounded(caplog):
     ("100%.txt", "/100%25.txt"),
     ('q"<>.txt', "/q%22%3C%3E.txt"),
     ("{x}|\\^`[y].txt", "/%7Bx%7D%7C%5C%5E%60%5By%5D.txt"),
-    ("star*", "/star%2A"),
-    ("a*/b", "/a%2A/b"),
-    ("~user/a=b&c;d:e@f$g,h!i'j(k).txt", "/~user/a=b&c;d:e@f$g,h!i'j(k).txt"),
+    ("user/a=b&c;d:e@f$g,h!i'j(k)+.txt", "/user/a=b&c;d:e@f$g,h!i'j(k)+.txt"),
+    # "~" and "*" have no exact form CloudFront matches: a wildcard ends where the first stands
+    ("static/js/runtime~main.3f1a2b.js", "/static/js/runtime*"),
+    ("reports/q3*.csv", "/reports/q3*"),
+    ("star*", "/star*"),
+    ("a*/b", "/a*"),
+    ("~user/index.html", "/*"),
+    ("my docs/日本~1.txt", "/my%20docs/%E6%97%A5%E6%9C%AC*"),
     ("tab\tnew\nline", "/tab%09new%0Aline"),
     ("dir/", "/dir/"),
 ])
@@ -248,8 +263,8 @@ def test_viewer_paths(key, prefix, index, paths):
 
 # -- Plan -----------------------------------------------------------------------
 
-def ev(key, bucket="b", name="ObjectCreated:Put", time="2026-01-01T00:00:00.000Z", version="01"):
-    return ObjectEvent(bucket, key, name, time, version)
+def ev(key, bucket="b", name="ObjectCreated:Put", time="2026-01-01T00:00:00.000Z", version="01", message=None):
+    return ObjectEvent(bucket, key, name, time, f"{version}\t{name}\t{bucket}\t{key}".encode(), message)
 
 
 def test_plan_one_invalidation_per_distribution():
@@ -289,8 +304,19 @@ def test_plan_nothing_when_everything_is_excluded():
 
 
 def test_plan_warns_about_unserved_buckets(caplog):
-    assert lf.plan_invalidations([ev("a.js", "lonely")], {"lonely": []}, settings()) == []
-    assert "1 key(s) are in buckets that no CloudFront distribution serves" in caplog.text
+    skipped = Counter()
+    assert lf.plan_invalidations([ev("a.js", "lonely"), ev("b.js", "gone")], {"lonely": []},
+                                 settings(), skipped) == []
+    assert "2 key(s) are in buckets that no CloudFront distribution serves" in caplog.text
+    assert skipped == Counter(NoDistribution=2)
+
+
+def test_plan_counts_a_redelivered_record_once_and_keeps_both_messages():
+    events = [ev("a.html", message="m1"), ev("a.html", message="m2"), ev("b.html", message="m2")]
+    (plan,) = lf.plan_invalidations(events, {"b": [("E1", "")]}, settings())
+    assert plan.records == 2
+    assert {e.message for e in plan.events} == {"m1", "m2"}
+    assert plan.events[events[1]] == ("/a.html",)
 
 
 def test_plan_paths_exact_below_the_threshold():
@@ -298,17 +324,13 @@ def test_plan_paths_exact_below_the_threshold():
     assert lf.plan_paths(paths + paths[:3], 100) == tuple(sorted(paths))
 
 
-def covers(plan, path):
-    return any(path == p or (p.endswith("*") and path.startswith(p[:-1])) for p in plan)
-
-
 def test_plan_paths_three_directories_and_root_without_star():
     # The issue's case: MAX_PATHS=100, 160 keys in three directories and the root.
     paths = ([f"/css/{i}.css" for i in range(50)] + [f"/js/{i}.js" for i in range(50)]
              + [f"/img/{i}.png" for i in range(50)] + [f"/{i}.html" for i in range(10)])
     plan = lf.plan_paths(paths, 100)
-    assert len(plan) <= 100 and "/*" not in plan
-    assert all(covers(plan, p) for p in paths)
+    assert_fits_and_covers(plan, paths, 100)
+    assert "/*" not in plan
     assert sum(p.endswith("*") for p in plan) == 2
 
 
@@ -331,18 +353,36 @@ def test_plan_paths_more_directories_than_wildcards():
     # 20 directories of 6: too many for 15 wildcards, yet no need for "/*".
     paths = [f"/d{j:02}/{i}.js" for j in range(20) for i in range(6)]
     plan = lf.plan_paths(paths, 100)
-    assert len(plan) <= 100 and "/*" not in plan
-    assert sum(p.endswith("*") for p in plan) <= 15
-    assert all(covers(plan, p) for p in paths)
+    assert_fits_and_covers(plan, paths, 100)
+    assert "/*" not in plan
 
 
 def test_plan_paths_3500_keys_within_cloudfront_limits():
     paths = [f"/site/s{i % 40}/p{i % 7}/{i}.html" for i in range(3500)]
     for max_paths in (100, 1000, 3000):
-        plan = lf.plan_paths(paths, max_paths)
-        assert len(plan) <= max_paths
-        assert sum(p.endswith("*") for p in plan) <= 15
-        assert all(covers(plan, p) for p in paths)
+        assert_fits_and_covers(lf.plan_paths(paths, max_paths), paths, max_paths)
+
+
+@pytest.mark.parametrize("max_paths", [5, 100])
+def test_plan_paths_keeps_wildcards_of_keys_with_tilde_or_star_within_15(max_paths):
+    # 20 keys with "~" in 20 directories, beside 60 plain keys: 20 wildcards can't all go.
+    wild = [f"/d{i:02}/runtime~main*" for i in range(20)]
+    paths = wild + [f"/d{i % 20:02}/f{i}.js" for i in range(60)]
+    plan = lf.plan_paths(paths, max_paths)
+    assert_fits_and_covers(plan, paths, max_paths)
+    assert sum(p.endswith("*") for p in plan) <= 15
+
+
+def test_plan_paths_a_few_tilde_wildcards_stay_as_they_are():
+    paths = ["/static/js/runtime*", "/reports/q3*"] + [f"/static/js/{i}.js" for i in range(98)]
+    assert lf.plan_paths(paths, 100) == tuple(sorted(paths))
+
+
+def test_covers():
+    assert lf.covers("/a/*", "/a/b/c.js") and lf.covers("/a/b*", "/a/b~1.js")
+    assert not lf.covers("/a/*", "/a/") and not lf.covers("/a/*", "/b")
+    assert lf.covers("/a/b.js", "/a/b.js") and not lf.covers("/a/b.js", "/a/b.jsx")
+    assert lf.covers("/*", "/") is False and lf.covers("/*", "/x")
 
 
 def test_plan_paths_is_deterministic():
@@ -361,6 +401,8 @@ def test_reference_is_stable_for_the_same_records_in_any_order():
     events = [ev("a.js", version="01"), ev("b.js", version="02", time="2026-01-02T00:00:00.000Z")]
     ref = lf.caller_reference("E1", ("/a.js", "/b.js"), events)
     assert ref == lf.caller_reference("E1", ("/a.js", "/b.js"), events[::-1] + events)
+    ref, records = ref
+    assert records == 2
     assert ref.startswith("2026-01-02T00:00:00.000Z-")   # the newest event time
     assert re.fullmatch(r"\S+-[0-9a-f]{40}", ref)
 
@@ -375,11 +417,22 @@ def test_reference_is_stable_for_the_same_records_in_any_order():
 def test_reference_changes_with_what_it_covers(change):
     base = {"distribution_id": "E1", "paths": ("/a.js", "/b.js"),
             "events": [ev("a.js"), ev("b.js", version="02")]}
-    assert lf.caller_reference(**base) != lf.caller_reference(**{**base, **change})
+    assert lf.caller_reference(**base)[0] != lf.caller_reference(**{**base, **change})[0]
 
 
-def test_reference_without_times():
-    assert lf.caller_reference("E1", ("/a",), [ev("a", time="")]).startswith("undated-")
+@pytest.mark.parametrize("times, newest", [
+    ([""], "undated"),
+    (["yesterday"], "undated"),
+    (["2026-01-01T00:00:00.000Z" + "9" * 200], "undated"),            # too long: not a time
+    (["2026-01-01T00:00:00.000Z\n<x/>"], "undated"),                   # control character
+    (["2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.000Zjunk"], "2026-01-01T00:00:00.000Z"),
+    (["２０２６-01-01T00:00:00Z"], "undated"),                           # non-ASCII digits
+    (["2026-01-01T00:00:00+01:00"], "2026-01-01T00:00:00+01:00"),
+])
+def test_reference_uses_only_iso_times_and_stays_short_printable_ascii(times, newest):
+    ref, _ = lf.caller_reference("E1", ("/a",), [ev("a", time=t, version=str(i)) for i, t in enumerate(times)])
+    assert ref.startswith(newest + "-")
+    assert ref.isascii() and ref.isprintable() and len(ref) <= 76
 
 
 # -- Origins ------------------------------------------------------------------

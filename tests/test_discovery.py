@@ -69,7 +69,7 @@ def test_a_bucket_nobody_serves_is_a_warning(cf, fleet, caplog):
 
 def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch):
     listed = []
-    lf.cloudfront.meta.events.register("before-call.cloudfront.ListDistributions",
+    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.ListDistributions",
                                        lambda **kw: listed.append(1))
     try:
         lf.lambda_handler(upload("one.js"), None)
@@ -83,21 +83,29 @@ def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch):
         assert len(listed) == 2
         assert paths_of(cf, late) == ["/three.js"]
     finally:
-        lf.cloudfront.meta.events.unregister("before-call.cloudfront.ListDistributions")
+        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.ListDistributions")
 
 
 def test_discovery_reads_every_page(cf, monkeypatch):
     ids = [create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(3)]
-    pages = []
-    real = lf.cloudfront.list_distributions
+    calls = []
+    paginator = lf.cloudfront.get_paginator
 
-    def two_at_a_time(**kwargs):
-        pages.append(kwargs)
-        return real(MaxItems="2", **kwargs)
+    class TwoAtATime:
+        def __init__(self, name):
+            self.paginator = paginator(name)
 
-    monkeypatch.setattr(lf.cloudfront, "list_distributions", two_at_a_time)
-    routes = lf.discovered_routes(deadline=lf._clock() + 30)
-    assert len(pages) == 2 and pages[1]["Marker"]
+        def paginate(self, **kwargs):
+            return self.paginator.paginate(PaginationConfig={"PageSize": 2}, **kwargs)
+
+    monkeypatch.setattr(lf.cloudfront, "get_paginator", TwoAtATime)
+    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.ListDistributions",
+                                       lambda params, **kw: calls.append(params))
+    try:
+        routes = lf.discovered_routes(deadline=lf._clock() + 30)
+    finally:
+        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.ListDistributions")
+    assert len(calls) == 2 and calls[1]["Marker"]
     assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
 
 

@@ -2,10 +2,11 @@
 module's own client, so request shapes are checked against the real model."""
 
 import logging
+import os
 
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 from conftest import FakeContext, load_event, sqs_batch
 
 import lambda_function as lf
@@ -23,7 +24,7 @@ def stub(monkeypatch):
 
 
 def expected_request(reference=None):
-    plan = lf.plan_event(load_event("s3-delete"), lf.current_settings(), 0)[0]
+    plan = lf.plan_event(load_event("s3-delete"), lf.parse_settings(os.environ), 0)[0]
     return {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(PATHS), "Items": PATHS},
         "CallerReference": reference or plan.caller_reference}}
@@ -57,17 +58,30 @@ def test_retryable_errors_are_retried_until_success(stub, clock, code, status, c
     result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(clock.sleeps) == 3
-    # capped, jittered exponential backoff: each ceiling doubles
-    for attempt, delay in enumerate(clock.sleeps, start=1):
-        ceiling = min(lf._BACKOFF_CAP_S, lf._BACKOFF_BASE_S * 2 ** attempt)
-        assert ceiling / 2 <= delay <= ceiling
     assert caplog.text.count(f"{code}") >= 3 and "retrying in" in caplog.text
+
+
+def test_backoff_is_full_jitter_under_a_doubling_ceiling(stub, clock, monkeypatch):
+    drawn = []
+
+    class Recorder:
+        @staticmethod
+        def uniform(low, high):
+            drawn.append((low, high))
+            return high * 0.3
+
+    monkeypatch.setattr(lf, "random", Recorder)
+    error(stub, "Throttling", 400, times=6)
+    stub.add_response("create_invalidation", created(), expected_request())
+    lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 300))
+    assert drawn == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 16.0), (0, 20.0)]
+    assert clock.sleeps == [0.3, 0.6, 1.2, 2.4, 4.8, 6.0]
 
 
 @pytest.mark.parametrize("code, status, message", [
     ("AccessDenied", 403, "User is not authorized to perform cloudfront:CreateInvalidation"),
     ("NoSuchDistribution", 404, "The specified distribution does not exist."),
-    ("InvalidArgument", 400, "Your request contains one or more invalid invalidation paths."),
+    ("InvalidArgument", 400, "The parameter CallerReference is too big."),
     ("BatchTooLarge", 413, "Invalidation batch specified is too large."),
 ])
 def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message):
@@ -98,26 +112,60 @@ class MaxJitter:
 
 def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch):
     monkeypatch.setattr(lf, "random", MaxJitter)
-    # 30 s: sleeps of 1, 2, 4 and 8 s leave room for an attempt; 16 more would not.
-    error(stub, "Throttling", 400, "Rate exceeded", times=5)
+    # 30 s, 29.5 to spend: sleeps of 1, 2, 4 and 8 s, then the 16 s one is cut
+    # to the 14 s that leave room for a last attempt at 29 s.
+    error(stub, "Throttling", 400, "Rate exceeded", times=6)
     context = FakeContext(clock, 30)
     with pytest.raises(lf.InvalidationError,
-                       match=r"gave up after 5 attempt\(s\), out of time; last error Throttling"):
+                       match=r"gave up after 6 attempt\(s\), out of time; last error Throttling"):
         lf.lambda_handler(load_event("s3-delete"), context)
-    assert clock.sleeps == [1, 2, 4, 8]
-    # It stopped while one more attempt could still have finished in time.
-    assert context.get_remaining_time_in_millis() / 1000 >= lf._ATTEMPT_S
+    assert clock.sleeps == [1, 2, 4, 8, 14]
+    assert context.get_remaining_time_in_millis() / 1000 == lf._SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
+
+
+def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog):
+    monkeypatch.setattr(lf, "random", MaxJitter)
+    monkeypatch.setattr(lf, "_warned_short_budget", False)
+    error(stub, "Throttling", 400, "Rate exceeded", times=2)
+    stub.add_response("create_invalidation", created(), expected_request())
+    context = FakeContext(clock, 3)
+    lf.lambda_handler(load_event("s3-delete"), context)
+    assert clock.sleeps == [1, 1]     # the second wait is cut to what the deadline allows
+    lf.lambda_handler(load_event("s3-test-event"), FakeContext(clock, 3))
+    warnings = [r.getMessage() for r in caplog.records if "too little to wait out" in r.getMessage()]
+    assert len(warnings) == 1 and "Timeout) to 60 s" in warnings[0]   # once per container
 
 
 def test_no_retry_when_there_is_no_time(stub, clock):
     error(stub, "TooManyInvalidationsInProgress", 400)
     with pytest.raises(lf.InvalidationError, match="gave up after 1 attempt"):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 3))
+        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 0.9))
     assert clock.sleeps == []
 
 
-def test_sqs_failure_raises_so_the_batch_returns_to_the_queue(stub, clock):
-    plan = lf.plan_event(load_event("sqs-s3"), lf.current_settings(), 0)[0]
+def test_each_attempt_may_read_only_until_the_deadline(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    seen = []
+
+    def read_timeout(request, **kwargs):
+        seen.append(request.context["read_timeout"])
+        raise ReadTimeoutError(endpoint_url="https://cloudfront.amazonaws.com")
+
+    lf.cloudfront.meta.events.register_first("before-send.cloudfront", read_timeout)
+    try:
+        with pytest.raises(lf.InvalidationError, match="out of time; last error ReadTimeoutError"):
+            lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 4))
+    finally:
+        lf.cloudfront.meta.events.unregister("before-send.cloudfront", read_timeout)
+    assert seen[0] == 3.5 and all(0 < t <= 3.5 for t in seen)
+    assert len(seen) == len(clock.sleeps) + 1 >= 2
+    deadline = 1000 + 4 - lf._SAFETY_MARGIN_S
+    elapsed = [sum(clock.sleeps[:i]) for i in range(len(seen))]
+    assert seen == [pytest.approx(deadline - (1000 + e)) for e in elapsed]
+
+
+def test_sqs_failure_of_everything_raises_so_the_batch_returns_to_the_queue(stub, clock):
+    plan = lf.plan_event(load_event("sqs-s3"), lf.parse_settings(os.environ), 0)[0]
     stub.add_client_error("create_invalidation", "AccessDenied", "denied", 403, expected_params={
         "DistributionId": DIST, "InvalidationBatch": {
             "Paths": {"Quantity": 2, "Items": list(plan.paths)},
@@ -130,7 +178,7 @@ def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
     # The issue's case: a 500-message batch is one invalidation even when CloudFront throttles.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     event = sqs_batch([f"d{i % 5}/f{i}.js" for i in range(500)])
-    plan = lf.plan_event(event, lf.current_settings(), 0)[0]
+    plan = lf.plan_event(event, lf.parse_settings(os.environ), 0)[0]
     request = {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},
         "CallerReference": plan.caller_reference}}
@@ -146,7 +194,7 @@ def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
 
 def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
-    plans = lf.plan_event(load_event("s3-delete"), lf.current_settings(), 0)
+    plans = lf.plan_event(load_event("s3-delete"), lf.parse_settings(os.environ), 0)
     with Stubber(lf.cloudfront) as stub:
         for plan in plans:   # sorted by id: E1OTHER first
             request = {"DistributionId": plan.distribution_id, "InvalidationBatch": {
@@ -180,6 +228,77 @@ def test_network_faults_are_retried(monkeypatch, clock, fault):
     result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(calls) == 2 and calls[0] == calls[1] and len(clock.sleeps) == 1
+
+
+def test_a_refused_path_is_isolated_and_covered(monkeypatch, clock, caplog):
+    # Bisection: 4 paths refused as one request; the half with the bad path is
+    # refused again; the bad path alone is refused, then covered by its prefix.
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    event = sqs_batch(["a/1.js", "a/2.js", "b/x(1).js", "b/y.js"])
+    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    refused = "Your request contains one or more invalid invalidation paths."
+    sent = []
+    with Stubber(lf.cloudfront) as stub:
+        def expect(paths, ok):
+            sent.append(paths)
+            request = {"DistributionId": DIST, "InvalidationBatch": {
+                "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ANY}}
+            if ok:
+                stub.add_response("create_invalidation", created(), request)
+            else:
+                stub.add_client_error("create_invalidation", "InvalidArgument", refused, 400,
+                                      expected_params=request)
+        expect(list(plan.paths), False)
+        expect(["/a/1.js", "/a/2.js"], True)
+        expect(["/b/x(1).js", "/b/y.js"], False)
+        expect(["/b/x(1).js"], False)
+        expect(["/b/x*"], True)
+        expect(["/b/y.js"], True)
+        with caplog.at_level(logging.INFO):
+            assert lf.lambda_handler(event, FakeContext(clock, 60)) == {"batchItemFailures": []}
+        stub.assert_no_pending_responses()
+    assert "refused the path /b/x(1).js on E2QWRUHAPOMQZL; covered it by /b/x*" in caplog.text
+
+
+def test_a_path_nothing_covers_fails_only_its_own_message(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    event = sqs_batch(["a/1.js", "b/bad.js"])   # messages m0 and m1
+    refused = "Your request contains one or more invalid invalidation paths."
+    with Stubber(lf.cloudfront) as stub:
+        def expect(paths, ok):
+            request = {"DistributionId": DIST, "InvalidationBatch": {
+                "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ANY}}
+            if ok:
+                stub.add_response("create_invalidation", created(), request)
+            else:
+                stub.add_client_error("create_invalidation", "InvalidArgument", refused, 400,
+                                      expected_params=request)
+        expect(["/a/1.js", "/b/bad.js"], False)
+        expect(["/a/1.js"], True)
+        expect(["/b/bad.js"], False)
+        expect(["/b/*"], False)
+        expect(["/*"], False)
+        result = lf.lambda_handler(event, FakeContext(clock, 60))
+        stub.assert_no_pending_responses()
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+def test_one_denied_distribution_fails_only_its_messages(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
+    event = sqs_batch(["a.js", "b.js"])
+    plans = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    with Stubber(lf.cloudfront) as stub:
+        for plan in plans:   # sorted by id: E1OTHER first
+            request = {"DistributionId": plan.distribution_id, "InvalidationBatch": {
+                "Paths": {"Quantity": 2, "Items": list(plan.paths)}, "CallerReference": plan.caller_reference}}
+            if plan.distribution_id == "E1OTHER":
+                stub.add_client_error("create_invalidation", "AccessDenied", "no", 403, expected_params=request)
+            else:
+                stub.add_response("create_invalidation", created(), request)
+        result = lf.lambda_handler(event, FakeContext(clock, 60))
+        stub.assert_no_pending_responses()
+    # Both messages' keys are served by E1OTHER too: both return to the queue.
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}, {"itemIdentifier": "m1"}]}
 
 
 def test_default_budget_without_a_context(clock):

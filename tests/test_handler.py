@@ -1,9 +1,12 @@
 """The handler against moto's CloudFront over HTTP: real boto3 serialization."""
 
+import json
 import logging
+import os
 
 import pytest
-from conftest import create_distribution, invalidations, load_event, sqs_batch
+from botocore.exceptions import ClientError
+from conftest import FakeContext, create_distribution, invalidations, load_event, sqs_batch
 
 import lambda_function as lf
 
@@ -147,3 +150,140 @@ def test_bad_configuration_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DISTRIBUTION_ID", "")
     with pytest.raises(ValueError, match="DISTRIBUTION_ID is set but empty"):
         lf.lambda_handler(load_event("s3-delete"), None)
+
+
+# -- Poison beside a valid record ----------------------------------------------
+
+def _notification(key, **record):
+    return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+                         "s3": {"bucket": {"name": "example-bucket"}, "object": {"key": key, "sequencer": "0A"}},
+                         **record}]}
+
+
+def _eventbridge(**fields):
+    detail = {"bucket": {"name": fields.get("bucket", "example-bucket")},
+              "object": {"key": "eb.js", "sequencer": fields.get("sequencer", "0B"), "etag": fields.get("etag", "e")}}
+    return {"source": "aws.s3", "detail-type": "Object Created", "time": "2026-11-25T10:00:00Z", "detail": detail}
+
+
+# Each poison is an SQS record, or the raw text of an SQS body (lone surrogates
+# can only come as JSON escapes); the text "message" names it in the warning.
+POISON = {
+    "null body and Sns": ({"messageId": "bad", "eventSource": "aws:sqs", "body": None, "Sns": None},
+                          "SQS message bad: expected a JSON string, got NoneType"),
+    "5,000 [": ("[" * 5000, "SQS message bad: body is not JSON"),
+    "key a lone surrogate": ('{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": '
+                             '"example-bucket"}, "object": {"key": "assets/\\udfff.js"}}}]}',
+                             "is not valid Unicode"),
+    "EventBridge bucket a lone surrogate": (json.dumps(_eventbridge(bucket="\udfff")), "is not valid Unicode"),
+    "EventBridge sequencer a lone surrogate": (json.dumps(_eventbridge(sequencer="\udfff")), "is not valid Unicode"),
+    "EventBridge eTag a lone surrogate": (json.dumps(_eventbridge(sequencer=None, etag="\udfff")), "is not valid Unicode"),
+    "eventTime of 200 characters": (json.dumps(_notification("long-time.js", eventTime="2026" * 50)), None),
+    "eventTime with a control character": (
+        json.dumps(_notification("ctl-time.js", eventTime="2026-11-25T10:00:00.000Z\u0000</CallerReference>")), None),
+    "key over 1,024 bytes": (json.dumps(_notification("k/" + "é" * 600)), "more than S3 allows (1024)"),
+}
+
+
+@pytest.mark.parametrize("name", POISON)
+def test_poison_beside_a_valid_record(cf, dist, name, caplog):
+    poison, warning = POISON[name]
+    record = poison if isinstance(poison, dict) else {"messageId": "bad", "eventSource": "aws:sqs", "body": poison}
+    event = sqs_batch(["valid/page.html"])
+    event["Records"].insert(0, record)
+    assert lf.lambda_handler(event, None) == {"batchItemFailures": []}
+    found, count = invalidations(cf, dist)
+    assert count == 1
+    ((reference, paths),) = found.items()
+    assert "/valid/page.html" in paths
+    assert reference.isascii() and reference.isprintable() and len(reference) <= 76
+    assert reference.startswith("2026-11-25T10:00:00.000Z-")   # the bad time is not used
+    if warning:   # the poison is skipped, with a warning naming its message
+        (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert line.startswith("SQS message bad") and warning in line
+    else:         # only its time was bad: the record itself is invalidated
+        assert len(paths) == 2
+
+
+# -- Per-message results ---------------------------------------------------------
+
+def test_discovery_batch_with_one_denied_distribution_fails_exactly_its_messages(cf, monkeypatch, clock):
+    allowed = create_distribution(cf, "site-a.s3.amazonaws.com")
+    denied = create_distribution(cf, "site-b.s3.amazonaws.com")
+    event = sqs_batch(["a1.html", "a2.html"], bucket="site-a")
+    event["Records"] += [dict(r, messageId=f"b{i}") for i, r in enumerate(sqs_batch(["b.html"], bucket="site-b")["Records"])]
+
+    def deny(params, **kwargs):
+        if params.get("DistributionId") == denied:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"},
+                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "CreateInvalidation")
+
+    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.CreateInvalidation", deny)
+    try:
+        result = lf.lambda_handler(event, FakeContext(clock, 60))
+    finally:
+        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.CreateInvalidation", deny)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "b0"}]}
+    assert list(invalidations(cf, allowed)[0].values()) == [["/a1.html", "/a2.html"]]
+
+
+def test_a_direct_event_still_raises_when_anything_failed(cf, monkeypatch, clock):
+    create_distribution(cf, "site-a.s3.amazonaws.com")
+    monkeypatch.setenv("DISTRIBUTION_ID", "E0000000000000")
+    with pytest.raises(lf.InvalidationError, match="E0000000000000 refused"):
+        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+
+
+# -- Replay of Lambda's on-failure destination records ------------------------------
+
+def destination_record(event):
+    return {"version": "1.0", "timestamp": "2026-11-25T10:03:05.000Z",
+            "requestContext": {"requestId": "c2a6f2ae-0000-4000-8000-000000000000",
+                               "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:invalidator:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": "CreateInvalidation on E1 failed", "errorType": "InvalidationError"}}
+
+
+@pytest.mark.parametrize("envelope", ["direct", "sqs", "sns", "sns-sqs"])
+def test_a_destination_record_replays_the_original_event(cf, dist, envelope):
+    original = lf.lambda_handler(load_event("s3-put"), None)["invalidations"][0]
+    record = destination_record(load_event("s3-put"))
+    sns = {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "n1", "Message": json.dumps(record)}}]}
+    sns_in_sqs = {"Type": "Notification", "MessageId": "n1", "Message": json.dumps(record)}
+    event = {"direct": record, "sns": sns,
+             "sqs": {"Records": [{"messageId": "d1", "eventSource": "aws:sqs", "body": json.dumps(record)}]},
+             "sns-sqs": {"Records": [{"messageId": "d1", "eventSource": "aws:sqs", "body": json.dumps(sns_in_sqs)}]},
+             }[envelope]
+    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    # The same records, so the same reference: replaying what did succeed is free.
+    assert plan.caller_reference == original["CallerReference"]
+    assert list(plan.paths) == original["Paths"]
+
+
+# -- Embedded metrics ------------------------------------------------------------------
+
+def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
+    event = sqs_batch(["a.html", "b~1.js", "assets/app-0123abcd.js"])
+    event["Records"].append({"messageId": "bad", "eventSource": "aws:sqs", "body": "not JSON"})
+    restore = json.loads(event["Records"][0]["body"])
+    restore["Records"][0]["eventName"] = "ObjectRestore:Completed"
+    event["Records"].append({"messageId": "r", "eventSource": "aws:sqs", "body": json.dumps(restore)})
+    os.environ["EXCLUDE_PATTERN"] = r"-[0-9a-f]{8}\."
+    try:
+        lf.lambda_handler(event, type("Context", (), {"function_name": "invalidator",
+                                                      "get_remaining_time_in_millis": lambda self: 60000})())
+    finally:
+        del os.environ["EXCLUDE_PATTERN"]
+    (line,) = capsys.readouterr().out.splitlines()
+    document = json.loads(line)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert isinstance(document["_aws"]["Timestamp"], int)
+    assert directive["Namespace"] == "CloudFrontInvalidator"
+    assert directive["Dimensions"] == [["FunctionName"]] and document["FunctionName"] == "invalidator"
+    names = [m["Name"] for m in directive["Metrics"]]
+    assert all(isinstance(document[n], int) for n in names)
+    counts = {n: document[n] for n in names if document[n]}
+    assert counts == {"RecordsSeen": 5, "RecordsSkippedMalformed": 1, "RecordsSkippedNotAChange": 1,
+                      "KeysExcluded": 1, "PathsSent": 2, "WildcardsSent": 1, "InvalidationsCreated": 1}
