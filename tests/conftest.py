@@ -29,10 +29,17 @@ def pytest_configure(config):
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                       AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
     os.environ.pop("AWS_PROFILE", None)
+    # CreateInvalidation as strict as real CloudFront's (tests/strict_cloudfront.py).
+    import strict_cloudfront
+
+    strict_cloudfront.install()
     _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     _server.start()
     host, port = _server.get_host_and_port()
     os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
+    # The same server is S3 and SQS for the end-to-end tests.
+    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://{host}:{port}"
 
 
 def pytest_unconfigure(config):
@@ -70,6 +77,18 @@ def sqs_batch(keys, bucket="example-bucket"):
         "eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
         "s3": {"bucket": {"name": bucket}, "object": {"key": key, "sequencer": f"{i:08X}"}}}]})}
         for i, key in enumerate(keys)]}
+
+
+def assert_fits_and_covers(plan, paths, max_paths=3000):
+    """Assert that the planned paths *plan* fit one CloudFront request of at
+    most *max_paths* and cover every path in *paths*."""
+    wildcards = [p[:-1] for p in plan if p.endswith("*")]
+    assert len(plan) <= max_paths and len(wildcards) <= 15, (len(plan), len(wildcards))
+    assert list(plan) == sorted(set(plan))
+    for path in paths:
+        # "dir/*" is not relied on for the index path "dir/"
+        assert path in plan or any(path.startswith(w) and (path != w or not w.endswith("/"))
+                                   for w in wildcards), path
 
 
 def create_distribution(cf, *origins):
@@ -147,3 +166,12 @@ def clock(monkeypatch):
     monkeypatch.setattr(lambda_function, "_clock", fake)
     monkeypatch.setattr(lambda_function, "_sleep", fake.sleep)
     return fake
+
+
+@pytest.fixture(autouse=True)
+def strict_cloudfront_state():
+    """Each test starts with no refused paths and an empty request log."""
+    import strict_cloudfront
+
+    strict_cloudfront.reset()
+    yield strict_cloudfront
