@@ -1,7 +1,9 @@
-"""policy.json, policy-discovery.json and template.yaml say what the code needs."""
+"""The policies, template.yaml and samconfig.toml say what the code needs, and no more."""
 
 import json
 import pathlib
+import re
+import tomllib
 
 import pytest
 import yaml
@@ -25,6 +27,32 @@ def test_policies_are_least_privilege(name):
             assert actions == ["cloudfront:ListDistributions"], statement
         elif any(a.startswith("logs:") for a in actions):
             assert "log-group:/aws/lambda/FUNCTION_NAME" in statement["Resource"]
+
+
+DESTINATIONS = {"policy-destination-sqs.json": ("sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME"),
+                "policy-destination-sns.json": ("sns:Publish", "arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME")}
+
+
+@pytest.mark.parametrize("name", ["policy.json", "policy-discovery.json", *DESTINATIONS])
+def test_policies_are_well_formed(name):
+    policy = json.loads((ROOT / name).read_text())
+    assert set(policy) == {"Version", "Statement"} and policy["Version"] == "2012-10-17"
+    sids = [s["Sid"] for s in policy["Statement"]]
+    assert len(set(sids)) == len(sids) and all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
+    for statement in policy["Statement"]:
+        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action) for action in actions), statement
+        assert isinstance(statement["Resource"], str) and statement["Resource"].startswith(("arn:aws:", "*"))
+
+
+@pytest.mark.parametrize("name", DESTINATIONS)
+def test_on_failure_destination_statement_is_least_privilege(name):
+    """The statement the console setup adds for its on-failure destination: one action on one ARN."""
+    (statement,) = statements(name)
+    assert (statement["Action"], statement["Resource"]) == DESTINATIONS[name]
+    assert "*" not in json.dumps(statement)
 
 
 def test_explicit_policy_scopes_invalidation_to_the_distribution():
@@ -64,5 +92,91 @@ def test_template_batches_a_deploy(template):
     assert template["Parameters"]["MaxPaths"]["Default"] == lf.DEFAULT_MAX_PATHS
     queue = template["Resources"]["InvalidationQueue"]["Properties"]
     timeout = template["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
-    assert queue["VisibilityTimeout"] >= 6 * timeout
+    longest_window = template["Parameters"]["MaximumBatchingWindowInSeconds"]["MaxValue"]
+    # AWS: at least 6 x the function timeout plus the batching window, for any window allowed.
+    assert queue["VisibilityTimeout"] >= 6 * timeout + longest_window
     assert "RedrivePolicy" in queue
+
+
+def test_function_name_is_left_to_cloudformation(template):
+    """A fixed name (the stack's) breaks stacks with names past Lambda's 64 characters."""
+    resources = template["Resources"]
+    function = resources["InvalidatorFunction"]["Properties"]
+    assert "FunctionName" not in function
+    assert function["LoggingConfig"] == {"LogGroup": "InvalidatorLogGroup"}
+    log_group = resources["InvalidatorLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == 30
+    assert "AWS::StackName" in log_group["LogGroupName"]
+    policy = resources["InvalidatorRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (logs,) = [s for s in policy if isinstance(s, dict) and s.get("Sid") == "WriteOwnLogs"]
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"] == "InvalidatorLogGroup.Arn"
+
+
+ALARMS = {
+    "DeadLetterQueueAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "InvalidationDeadLetterQueue.QueueName",
+                             "GreaterThanOrEqualToThreshold", 1),
+    "QueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "InvalidationQueue.QueueName",
+                      "GreaterThanThreshold", "MaxMessageAgeSeconds"),
+    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "InvalidatorFunction",
+                            "GreaterThanOrEqualToThreshold", 1),
+}
+
+
+@pytest.mark.parametrize("name", ALARMS)
+def test_alarms(template, name):
+    namespace, metric, dimension, comparison, threshold = ALARMS[name]
+    alarm = template["Resources"][name]
+    assert alarm["Type"] == "AWS::CloudWatch::Alarm" and "Condition" not in alarm
+    properties = alarm["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
+    assert [d["Value"] for d in properties["Dimensions"]] == [dimension]
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == (comparison, threshold)
+    assert properties["TreatMissingData"] == "notBreaching"
+    # With AlarmEmail, the topic; without, no action at all.
+    assert properties["AlarmActions"] == ["HasAlarmEmail", ["AlarmTopic"], "AWS::NoValue"]
+
+
+def test_alarm_email_is_optional(template):
+    parameters, resources = template["Parameters"], template["Resources"]
+    assert parameters["AlarmEmail"]["Default"] == ""
+    assert re.fullmatch(parameters["AlarmEmail"]["AllowedPattern"], "")
+    assert re.fullmatch(parameters["AlarmEmail"]["AllowedPattern"], "ops@example.com")
+    assert not re.fullmatch(parameters["AlarmEmail"]["AllowedPattern"], "not an address")
+    assert template["Conditions"]["HasAlarmEmail"] == [["AlarmEmail", ""]]
+    assert resources["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    subscription = resources["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {"TopicArn": "AlarmTopic", "Protocol": "email", "Endpoint": "AlarmEmail"}
+    assert template["Outputs"]["AlarmTopicArn"]["Condition"] == "HasAlarmEmail"
+
+
+def test_queue_age_alarm_leaves_room_for_a_batch(template):
+    """The age alarm must not fire on a healthy queue: longest window plus one run at least."""
+    parameters = template["Parameters"]
+    timeout = template["Resources"]["InvalidatorFunction"]["Properties"]["Timeout"]
+    least = parameters["MaximumBatchingWindowInSeconds"]["MaxValue"] + timeout
+    assert parameters["MaxMessageAgeSeconds"]["MinValue"] >= least
+    assert parameters["MaxMessageAgeSeconds"]["Default"] >= least
+
+
+def test_every_checkov_skip_says_why(template):
+    skips = [(name, skip) for name, resource in template["Resources"].items()
+             for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])]
+    assert skips
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), name
+        assert len(skip["comment"]) > 40, (name, skip)
+
+
+def test_sam_build_packages_in_source():
+    """sam build runs the Makefile in place: no copy of .venv to a scratch directory first."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    assert config["default"]["build"]["parameters"]["build_in_source"] is True
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'cp lambda_function.py "$(ARTIFACTS_DIR)/"' in makefile
+
+
+def test_license_is_mit():
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "Copyright (c) 2026 the s3-cloudfront-invalidator authors" in text
