@@ -1,0 +1,615 @@
+"""Simulate a deploy burst on the direct S3 -> Lambda trigger against a rate-limited CloudFront.
+
+Run from the repository root with the dev venv:
+
+    python benchmarks/burst.py                 # all setups, seeds 1-3, virtual time
+    python benchmarks/burst.py --scale 40      # the same on real threads, 40 simulated s per real s
+
+The REAL lambda_function.lambda_handler runs once per invocation, on a
+simulated clock: lambda_function._clock and _sleep are replaced by the
+simulation's, and lambda_function.cloudfront.create_invalidation by a
+CloudFront stand-in. Nothing reaches AWS (fake credentials, and an endpoint
+on a closed local port in case a call gets past the stand-in).
+
+What is modelled:
+
+- CloudFront: CreateInvalidation is rate limited per account by a token
+  bucket (capacity 6, refill 0.5 a second, full at the start). A request
+  without a token gets a real botocore ClientError Throttling ("Rate
+  exceeded", HTTP 400). Every request, accepted or not, takes a latency drawn
+  from 0.1-0.3 s; CloudFront decides halfway through it. A request repeating
+  an accepted CallerReference with the same paths gets that invalidation
+  back (it still spends a token); with other paths, InvalidationBatchAlreadyExists.
+- Lambda asynchronous invocation, one S3 record per event: every event is
+  queued; at most `concurrency` invocations run at once (reserved
+  concurrency, else 50 environments); an event waiting for an environment
+  spends none of its retries, and is dropped after 6 hours in the queue. An
+  invocation that raises, or is still running at its timeout, fails; the
+  event is retried 60 s after its first failure and 120 s after its second;
+  after the third failure it goes to the on-failure destination.
+- The timeout: the context's get_remaining_time_in_millis() follows the
+  simulated clock from the invocation's start. An invocation whose sleep or
+  CloudFront request would run past its timeout is killed at the timeout
+  (Lambda would kill it): an "overrun", counted apart and retried as a failure.
+  If CloudFront had already accepted the request, its paths count as invalidated.
+
+A path is "lost" when CloudFront never accepted an invalidation covering it;
+"dead-lettered" counts the events Lambda gave up on (the same, unless an
+overrun happened after CloudFront accepted the request).
+
+Time: by default (--scale 0) a discrete-event scheduler runs one handler
+thread at a time and moves the clock only when every thread waits in _sleep
+or in the stand-in, so a seed gives the same numbers on every run and on any
+machine; the handler's own CPU time counts as zero. With --scale N, invocations
+run on real threads against time.monotonic() * N, CPU time included; it is
+not deterministic, and a thread woken late by the OS shows up now and then as
+an overrun. It is there to cross-check the virtual clock (the two agree within
+the spread between seeds).
+
+Not modelled: cold starts and Lambda's own dispatch delay; the backoff Lambda
+applies to events throttled for concurrency (1 s up to 5 min; here they wait
+first-in first-out for the next free environment, which keeps CloudFront
+busier than Lambda would); jitter in Lambda's 1 and 2 minute retry delays;
+other callers of CreateInvalidation in the account; botocore's timeouts (the
+stand-in never takes longer than its latency); the limits on invalidations in
+progress (TooManyInvalidationsInProgress). All simulated environments share
+one imported lambda_function, so per-container state (module globals, "warn
+once" flags) is shared between them.
+
+Options: --events N (300), --seed S and --seeds K (seeds S to S+K-1; 1 and 3),
+--scale, --spread S (arrivals evenly over S seconds, like `aws s3 sync`; 0),
+--latency LOW HIGH, --setups 2,3 (a subset), --function PATH (another
+lambda_function.py, e.g. `git show HEAD:lambda_function.py > /tmp/x/lambda_function.py`).
+"""
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import heapq
+import importlib.util
+import io
+import itertools
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from collections import Counter, deque
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
+
+# Configuration and fake credentials before lambda_function makes its client.
+os.environ.update({
+    "DISTRIBUTION_ID": DISTRIBUTION_ID,
+    "LOG_LEVEL": "WARNING",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",   # closed port: a call that escapes fails fast
+})
+for name in ("AWS_PROFILE", "ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN"):
+    os.environ.pop(name, None)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True   # leave no __pycache__ in the checkout
+
+from botocore.exceptions import ClientError  # noqa: E402
+
+# CloudFront
+RATE_PER_S, BURST = 0.5, 6
+LATENCY_S = (0.1, 0.3)
+# Lambda asynchronous invocation
+RETRY_DELAYS_S = (60, 120)            # after the first and the second failure
+MAX_EVENT_AGE_S = 6 * 3600
+UNRESERVED_ENVIRONMENTS = 50
+START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+STUCK_REAL_S = 60                     # virtual time: a handler thread silent this long is stuck
+
+
+class Setup(NamedTuple):
+    label: str
+    timeout_s: float
+    concurrency: int
+    reserved: bool
+    max_lost: int | None              # the target, if there is one
+
+
+SETUPS = (
+    Setup("1", 60, UNRESERVED_ENVIRONMENTS, False, None),
+    Setup("2", 3, 1, True, 3),
+    Setup("3", 60, 2, True, 0),
+    Setup("4", 3, 2, True, None),
+    Setup("5", 10, 1, True, None),
+)
+
+
+class _Killed(BaseException):
+    """Raised in a handler thread when Lambda kills the invocation at its timeout.
+    A BaseException, so that no `except Exception` in the handler stops it."""
+
+
+def load_function(path):
+    """Import the lambda_function module at *path*, its logger silenced."""
+    spec = importlib.util.spec_from_file_location("lambda_function", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["lambda_function"] = module
+    spec.loader.exec_module(module)
+    for name in ("InvalidationError", "lambda_handler", "_clock", "_sleep", "cloudfront"):
+        if not hasattr(module, name):
+            raise SystemExit(f"{path} has no {name}: the simulation needs it")
+    log = logging.getLogger("cloudfront_invalidator")
+    log.handlers[:] = [logging.NullHandler()]
+    log.propagate = False
+    return module
+
+
+# -- Clocks --------------------------------------------------------------------
+
+class VirtualClock:
+    """Discrete-event time. One thread runs at a time: the main loop, or the
+    single handler thread it resumed, until that thread sleeps or ends."""
+
+    lock = contextlib.nullcontext()   # nothing runs concurrently
+
+    def __init__(self):
+        self.now = 0.0
+        self._agenda, self._order = [], itertools.count()
+        self._baton = threading.Semaphore(0)   # released when the running thread stops
+        self._workers = set()
+
+    def time(self):
+        return self.now
+
+    def at(self, when, action):
+        """Run *action* in the main loop at simulated time *when*."""
+        heapq.heappush(self._agenda, (when, next(self._order), action))
+
+    def spawn(self, target):
+        """Run *target* in a new thread until it first sleeps or returns."""
+        thread = threading.Thread(target=self._work, args=(target,), daemon=True)
+        self._workers.add(thread)
+        thread.start()
+        self._wait_for_worker()
+
+    def sleep(self, seconds):
+        if threading.current_thread() not in self._workers:
+            raise RuntimeError("sleep outside a simulated invocation")
+        wake = threading.Event()
+        self.at(self.now + seconds, lambda: self._resume(wake))
+        self._baton.release()
+        wake.wait()
+
+    def notify(self):
+        pass
+
+    def run(self, dispatch, active):
+        """Advance time event by event until nothing is left to happen."""
+        while True:
+            dispatch()
+            if not self._agenda:
+                assert not active(), "invocations running with nothing scheduled"
+                return
+            self.now, _, action = heapq.heappop(self._agenda)
+            action()
+
+    def _work(self, target):
+        try:
+            target()
+        finally:
+            self._workers.discard(threading.current_thread())
+            self._baton.release()
+
+    def _resume(self, wake):
+        wake.set()
+        self._wait_for_worker()
+
+    def _wait_for_worker(self):
+        if not self._baton.acquire(timeout=STUCK_REAL_S):
+            raise RuntimeError(f"a handler thread neither slept nor returned in {STUCK_REAL_S} s "
+                               "(does it wait other than through lambda_function._sleep?)")
+
+
+class ScaledClock:
+    """Real threads on real time, *scale* simulated seconds per real second."""
+
+    def __init__(self, scale):
+        self.scale = scale
+        self.lock = threading.Condition(threading.RLock())
+        self._agenda, self._order = [], itertools.count()
+        self._t0 = time.monotonic()
+
+    def time(self):
+        return (time.monotonic() - self._t0) * self.scale
+
+    def at(self, when, action):
+        with self.lock:
+            heapq.heappush(self._agenda, (when, next(self._order), action))
+            self.lock.notify()
+
+    def spawn(self, target):
+        threading.Thread(target=target, daemon=True).start()
+
+    def sleep(self, seconds):
+        time.sleep(seconds / self.scale)
+
+    def notify(self):
+        with self.lock:
+            self.lock.notify()
+
+    def run(self, dispatch, active):
+        with self.lock:
+            while True:
+                while self._agenda and self._agenda[0][0] <= self.time():
+                    heapq.heappop(self._agenda)[2]()
+                dispatch()
+                if not self._agenda and not active():
+                    return
+                timeout = (self._agenda[0][0] - self.time()) / self.scale if self._agenda else None
+                self.lock.wait(None if timeout is None else max(timeout, 0))
+
+
+# -- CloudFront stand-in -------------------------------------------------------
+
+def _client_error(code, message, status):
+    return ClientError({"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateInvalidation")
+
+
+class CloudFront:
+    """CreateInvalidation behind a per-account token bucket."""
+
+    def __init__(self, clock, wait, rng, latency=LATENCY_S, rate=RATE_PER_S, burst=BURST):
+        self.clock, self.wait, self.rng, self.latency = clock, wait, rng, latency
+        self.rate, self.burst = rate, burst
+        self.tokens, self.refilled_at = float(burst), 0.0
+        self.attempts = self.throttled = self.created = self.repeats = 0
+        self.by_reference = {}            # CallerReference -> (invalidation, paths)
+        self.paths, self.wildcards = set(), set()
+
+    @property
+    def accepted(self):
+        return self.created + self.repeats
+
+    def create_invalidation(self, *, DistributionId, InvalidationBatch):
+        with self.clock.lock:
+            latency = self.rng.uniform(*self.latency)
+        self.wait(latency / 2)
+        with self.clock.lock:
+            outcome = self._answer(DistributionId, InvalidationBatch)
+        self.wait(latency / 2)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def covers(self, path):
+        return path in self.paths or any(path.startswith(w) for w in self.wildcards)
+
+    def _answer(self, distribution_id, batch):
+        self.attempts += 1
+        now = self.clock.time()
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled_at) * self.rate)
+        self.refilled_at = now
+        if self.tokens < 1:
+            self.throttled += 1
+            return _client_error("Throttling", "Rate exceeded", 400)
+        self.tokens -= 1
+        if distribution_id != DISTRIBUTION_ID:
+            return _client_error("NoSuchDistribution", "The specified distribution does not exist.", 404)
+        reference, paths = batch["CallerReference"], tuple(batch["Paths"].get("Items") or ())
+        if reference in self.by_reference:
+            invalidation, known = self.by_reference[reference]
+            if known != paths:
+                return _client_error("InvalidationBatchAlreadyExists",
+                                     "The CallerReference was already used with other paths.", 409)
+            self.repeats += 1
+        else:
+            self.created += 1
+            invalidation = {"Id": f"I{self.created:013d}", "Status": "InProgress",
+                            "CreateTime": START + timedelta(seconds=now), "InvalidationBatch": batch}
+            self.by_reference[reference] = (invalidation, paths)
+            for path in paths:
+                if path.endswith("*"):
+                    self.wildcards.add(path[:-1])
+                else:
+                    self.paths.add(path)
+        return {"Invalidation": invalidation,
+                "Location": (f"https://cloudfront.amazonaws.com/2020-05-31/distribution/"
+                             f"{distribution_id}/invalidation/{invalidation['Id']}")}
+
+
+# -- Lambda asynchronous invocation --------------------------------------------
+
+class Pending(NamedTuple):
+    index: int           # which event
+    attempt: int         # 1, 2 or 3
+    arrived: float       # when S3 sent it, for the maximum event age
+
+
+class Context:
+    """The parts of a Lambda context a handler may read."""
+
+    function_name = "cloudfront-invalidator"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cloudfront-invalidator"
+    log_group_name = "/aws/lambda/cloudfront-invalidator"
+    log_stream_name = "2026/11/25/[$LATEST]burst"
+
+    def __init__(self, clock, deadline, request_id):
+        self._clock, self._deadline, self.aws_request_id = clock, deadline, request_id
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - self._clock.time()) * 1000))
+
+
+def s3_event(index, arrived):
+    """The notification S3 sends for one upload."""
+    sent = (START + timedelta(seconds=arrived)).isoformat(timespec="milliseconds")
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": sent.replace("+00:00", "Z"), "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": "site", "arn": "arn:aws:s3:::site"},
+               "object": {"key": f"page-{index}.html", "size": 2048, "sequencer": f"{index:016X}"}},
+    }]}
+
+
+class Result(NamedTuple):
+    setup: Setup
+    seed: int
+    attempts: int
+    accepted: int
+    throttled: int
+    lost: int
+    dead_lettered: int
+    expired: int
+    overruns: int
+    invocations: int
+    settled_s: float
+    errors: Counter      # exception type -> invocations that raised it
+    overrun_notes: list
+    real_s: float
+
+
+class Burst:
+    """One simulated burst: *events* uploads, arriving over *spread_s* seconds."""
+
+    def __init__(self, function, setup, clock, events, seed, spread_s, latency):
+        self.function, self.setup, self.clock, self.events = function, setup, clock, events
+        self.cloudfront = CloudFront(clock, self.wait, random.Random(seed), latency)
+        self.queue = deque()
+        self.busy = self.invocations = self.overruns = 0
+        self.dead_lettered = self.expired = self.settled = 0
+        self.settled_s = 0.0
+        self.errors = Counter()
+        self.overrun_notes = []          # what the first overruns were doing
+        self.crash = None
+        self._local = threading.local()
+        for index in range(events):
+            arrived = spread_s * index / events
+            clock.at(arrived, functools.partial(self.queue.append, Pending(index, 1, arrived)))
+
+    def run(self):
+        """Run the burst with lambda_function on the simulated clock."""
+        lf = self.function
+        saved = lf._clock, lf._sleep, lf.cloudfront.__dict__.get("create_invalidation")
+        lf._clock, lf._sleep = self.clock.time, self.wait
+        lf.cloudfront.create_invalidation = self.cloudfront.create_invalidation
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):   # the handler's metric lines
+                self.clock.run(self.dispatch, lambda: self.busy > 0)
+        finally:
+            lf._clock, lf._sleep = saved[:2]
+            if saved[2] is None:
+                del lf.cloudfront.create_invalidation
+            else:
+                lf.cloudfront.create_invalidation = saved[2]
+        if self.crash:
+            raise self.crash
+        if self.invocations and not self.cloudfront.attempts:
+            raise RuntimeError("the handler never called lambda_function.cloudfront.create_invalidation")
+        assert self.settled == self.events, (self.settled, self.events)
+
+    def dispatch(self):
+        """Start queued events on free environments (main loop only)."""
+        while self.queue and self.busy < self.setup.concurrency:
+            pending = self.queue.popleft()
+            if self.clock.time() - pending.arrived > MAX_EVENT_AGE_S:
+                self.expired += 1
+                self._settle()
+                continue
+            self.busy += 1
+            self.invocations += 1
+            self.clock.spawn(lambda p=pending, n=self.invocations: self._invoke(p, n))
+
+    def wait(self, seconds):
+        """lambda_function._sleep, and the stand-in's latency: Lambda kills the
+        invocation at its timeout, whatever it is waiting for."""
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is None:
+            raise RuntimeError("lambda_function slept outside an invocation")
+        left = deadline - self.clock.time()
+        if seconds > left:
+            self._note_overrun(f"a wait of {seconds:.2f} s with {left:.2f} s left")
+            self.clock.sleep(max(left, 0))
+            raise _Killed
+        self.clock.sleep(seconds)
+
+    def _invoke(self, pending, number):
+        """One invocation, in its own thread."""
+        start = self.clock.time()
+        deadline = start + self.setup.timeout_s
+        self._local.deadline = deadline
+        context = Context(self.clock, deadline, f"burst-{number:06d}")
+        try:
+            self.function.lambda_handler(s3_event(pending.index, pending.arrived), context)
+            outcome = "ok"
+            if self.clock.time() > deadline:
+                self._note_overrun(f"returned {self.clock.time() - deadline:.2f} s late")
+                outcome = "overrun"
+        except _Killed:
+            outcome = "overrun"
+        except Exception as error:   # Lambda retries whatever is raised
+            outcome = type(error).__name__
+        except BaseException as error:
+            self.crash = error
+            outcome = "crash"
+        finally:
+            self._local.deadline = None
+        with self.clock.lock:
+            self.busy -= 1
+            self._finished(pending, outcome)
+        self.clock.notify()
+
+    def _note_overrun(self, what):
+        with self.clock.lock:
+            if len(self.overrun_notes) < 3:
+                self.overrun_notes.append(f"at {self.clock.time():.1f} s: {what}")
+
+    def _finished(self, pending, outcome):
+        if outcome == "ok":
+            self._settle()
+            return
+        if outcome == "overrun":
+            self.overruns += 1
+        else:
+            self.errors[outcome] += 1
+        if pending.attempt > len(RETRY_DELAYS_S):
+            self.dead_lettered += 1
+            self._settle()
+            return
+        retry = pending._replace(attempt=pending.attempt + 1)
+        self.clock.at(self.clock.time() + RETRY_DELAYS_S[pending.attempt - 1],
+                      lambda: self.queue.append(retry))
+
+    def _settle(self):
+        self.settled += 1
+        self.settled_s = self.clock.time()
+
+    def result(self, seed, real_s):
+        cf = self.cloudfront
+        lost = sum(not cf.covers(f"/page-{i}.html") for i in range(self.events))
+        return Result(self.setup, seed, cf.attempts, cf.accepted, cf.throttled, lost, self.dead_lettered,
+                      self.expired, self.overruns, self.invocations, self.settled_s, self.errors,
+                      self.overrun_notes, real_s)
+
+
+def simulate(function, setup, *, events, seed, scale, spread_s, latency):
+    """Return the Result of one burst under *setup*."""
+    random.seed(seed)        # the handler's jitter
+    clock = VirtualClock() if scale == 0 else ScaledClock(scale)
+    burst = Burst(function, setup, clock, events, seed, spread_s, latency)
+    started = time.perf_counter()
+    burst.run()
+    return burst.result(seed, time.perf_counter() - started)
+
+
+# -- Report --------------------------------------------------------------------
+
+def describe(setup):
+    environments = (f"reserved concurrency {setup.concurrency}" if setup.reserved
+                    else f"{setup.concurrency} environments")
+    return f"({setup.label}) {setup.timeout_s:g} s timeout, {environments}"
+
+
+def result_line(r, events):
+    errors = ", ".join(f"{n} {name}" for name, n in sorted(r.errors.items()))
+    notes = "".join(f"\n    overrun {note}" for note in r.overrun_notes)
+    return (f"  seed {r.seed}: {r.attempts} attempts, {r.accepted} accepted, {r.throttled} throttled; "
+            f"lost {r.lost} of {events} ({r.dead_lettered} dead-lettered, {r.expired} expired); "
+            f"{r.overruns} overruns; {r.invocations} invocations ({errors or 'no errors'}); "
+            f"settled at {r.settled_s:.1f} s [{r.real_s:.1f} s real]{notes}")
+
+
+def targets(setup, results):
+    """Return the targets line for *setup*, judged on the worst of *results*."""
+    lost, overruns = max(r.lost for r in results), max(r.overruns for r in results)
+    checks = []
+    if setup.max_lost is not None:
+        comparison = "== 0" if setup.max_lost == 0 else f"<= {setup.max_lost}"
+        checks.append(f"lost {lost} {comparison}: {'ok' if lost <= setup.max_lost else 'MISSED'}")
+    checks.append(f"overruns {overruns} == 0: {'ok' if overruns == 0 else 'MISSED'}")
+    return "  targets (worst seed): " + "; ".join(checks)
+
+
+def spread(values, digits=0):
+    low, high = (f"{value:.{digits}f}" for value in (min(values), max(values)))
+    return low if low == high else f"{low}-{high}"
+
+
+def table(all_results, events):
+    rows = [f"| setup | attempts | accepted | throttled | lost (of {events}) | dead-lettered | overruns "
+            "| invocations | settled (s) | targets |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for setup, results in all_results:
+        cells = [spread([getattr(r, field) for r in results])
+                 for field in ("attempts", "accepted", "throttled", "lost", "dead_lettered",
+                               "overruns", "invocations")]
+        verdict = targets(setup, results).split(": ", 1)[1]
+        rows.append(f"| {describe(setup)} | {' | '.join(cells)} | "
+                    f"{spread([r.settled_s for r in results])} | {verdict} |")
+    return "\n".join(rows)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300, help="uploads in the burst (300)")
+    parser.add_argument("--seed", type=int, default=1, help="first seed (1)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per setup, from --seed up (3)")
+    parser.add_argument("--scale", type=float, default=0,
+                        help="simulated seconds per real second on real threads; 0 (the default) "
+                             "runs in virtual time, exact and deterministic")
+    parser.add_argument("--spread", type=float, default=0, metavar="S",
+                        help="the events arrive evenly over S seconds (0: all at once)")
+    parser.add_argument("--latency", type=float, nargs=2, default=LATENCY_S, metavar=("LOW", "HIGH"),
+                        help="CreateInvalidation latency range in seconds (0.1 0.3)")
+    parser.add_argument("--function", default=os.path.join(REPO, "lambda_function.py"), metavar="PATH",
+                        help="the lambda_function.py to run (the checkout's)")
+    parser.add_argument("--setups", default=",".join(s.label for s in SETUPS),
+                        help="which setups, e.g. 2,3 (all)")
+    args = parser.parse_args(argv)
+    chosen = set(args.setups.split(","))
+    args.setups = [s for s in SETUPS if s.label in chosen]
+    if not args.setups or args.events < 1 or args.seeds < 1 or args.scale < 0:
+        parser.error("need at least one known setup, one event, one seed and a scale >= 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    function = load_function(args.function)
+    with open(args.function, "rb") as source:
+        digest = hashlib.sha256(source.read()).hexdigest()[:12]
+    mode = "virtual time" if args.scale == 0 else f"real threads at {args.scale:g}x"
+    arrival = "at once" if not args.spread else f"over {args.spread:g} s"
+    print(f"{args.function} (sha256 {digest}): {args.events} one-record S3 events {arrival}; "
+          f"CloudFront {RATE_PER_S:g} CreateInvalidation/s, burst {BURST}, latency "
+          f"{args.latency[0]:g}-{args.latency[1]:g} s; Lambda retries after {RETRY_DELAYS_S[0]} "
+          f"and {RETRY_DELAYS_S[1]} s; {mode}\n")
+    started, all_results = time.perf_counter(), []
+    for setup in args.setups:
+        print(describe(setup), flush=True)
+        results = []
+        for seed in range(args.seed, args.seed + args.seeds):
+            results.append(simulate(function, setup, events=args.events, seed=seed, scale=args.scale,
+                                    spread_s=args.spread, latency=tuple(args.latency)))
+            print(result_line(results[-1], args.events), flush=True)
+        print(targets(setup, results), flush=True)
+        all_results.append((setup, results))
+    seeds = (f"seed {args.seed}" if args.seeds == 1
+             else f"seeds {args.seed}-{args.seed + args.seeds - 1}, low-high")
+    print(f"\n{table(all_results, args.events)}\n\n({seeds}; {mode}; "
+          f"{time.perf_counter() - started:.0f} s real)")
+
+
+if __name__ == "__main__":
+    main()
