@@ -233,14 +233,20 @@ def _collect_records(records, where, message_id, depth, found, skipped):
             skipped["Malformed"] += 1
 
 
+_JSON = json.JSONDecoder()   # raw_decode: json.loads without its Python layers
+
+
 def _collect_json(text, where, message_id, depth, found, skipped):
     """Collect the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
     if not isinstance(text, str):
         logger.warning("%s: expected a JSON string, got %s; skipped", where, type(text).__name__)
         skipped["Malformed"] += 1
         return
+    document = text.strip()
     try:
-        message = json.loads(text)
+        message, end = _JSON.raw_decode(document)
+        if end != len(document):
+            raise ValueError("extra data")
     except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
         logger.warning("%s: body is not JSON (starts %r); skipped", where, text[:60])
         skipped["Malformed"] += 1
@@ -281,7 +287,7 @@ def _from_s3_record(record, message_id):
     key = _raw_key(obj, "s3")
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
     return _object_event(s3, obj, unquote_plus(key), name, record.get("eventTime"),
-                         version=_first_text(obj, "sequencer", "eTag", "versionId"),
+                         version=obj.get("sequencer") or obj.get("eTag") or obj.get("versionId"),
                          message_id=message_id)
 
 
@@ -296,7 +302,7 @@ def _from_eventbridge(message, message_id):
     obj = detail.get("object") if isinstance(detail, dict) else None
     # EventBridge keys are the key itself, not form-encoded (see the README).
     return _object_event(detail, obj, _raw_key(obj, "detail"), name, message.get("time"),
-                         version=_first_text(obj, "sequencer", "etag", "version-id"),
+                         version=obj.get("sequencer") or obj.get("etag") or obj.get("version-id"),
                          message_id=message_id)
 
 
@@ -308,25 +314,18 @@ def _raw_key(obj, where):
     return key
 
 
-def _first_text(obj, *fields):
-    """Return the first of *fields* in *obj* that holds a non-empty string, or ""."""
-    for field in fields:
-        value = obj.get(field)
-        if isinstance(value, str) and value:
-            return value
-    return ""
-
-
 def _object_event(part, obj, key, name, time_, *, version, message_id):
     """Return the ObjectEvent of *part* (a notification's "s3" or an EventBridge
-    "detail") whose object *obj* has the decoded *key*; raise _Malformed when a
-    value that reaches the path or the CallerReference is unusable."""
+    "detail") whose object *obj* has the decoded *key* and the *version*
+    (sequencer, else eTag, else version id); raise _Malformed when a value
+    that reaches the path or the CallerReference is unusable."""
     bucket = part.get("bucket")
     bucket = bucket.get("name") if isinstance(bucket, dict) else None
     bucket = bucket if isinstance(bucket, str) else ""
     time_ = time_ if isinstance(time_, str) else ""
+    version = version if isinstance(version, str) and version else time_
     try:
-        identity = f"{version or time_}\t{name}\t{bucket}\t{key}".encode()
+        identity = f"{version}\t{name}\t{bucket}\t{key}".encode()
         size = len(key.encode())
     except UnicodeEncodeError:
         raise _Malformed(f"key {key!r:.200} or its bucket, event name, sequencer or eTag "
@@ -341,16 +340,16 @@ def _object_event(part, obj, key, name, time_, *, version, message_id):
 # What goes into a path verbatim: letters, digits and -._!$&'()+,/:;=@.
 # Everything else is percent-encoded: controls, non-ASCII, the RFC 1738 unsafe
 # characters (space " < > # % { } | \ ^ ~ [ ] `) and "?", which would start a
-# query string. "~" and "*" never reach it: see _NO_EXACT_PATH.
-_NEEDS_ENCODING = re.compile(r"[^A-Za-z0-9\-._!$&'()+,/:;=@]")
-# CloudFront refuses a raw "~", and neither "%7E" nor "%2A" is known to match
-# the object: a key holding "~" or "*" is covered by a wildcard that ends
-# where the first one stands.
+# query string; except that CloudFront refuses a raw "~", and neither "%7E"
+# nor "%2A" is known to match the object: a key holding "~" or "*" is covered
+# by a wildcard that ends where the first of them stands.
+_NOT_VERBATIM = re.compile(r"[^A-Za-z0-9\-._!$&'()+,/:;=@]+")
 _NO_EXACT_PATH = re.compile(r"[~*]")
+_PERCENT = [f"%{byte:02X}" for byte in range(256)]
 
 
 def _percent_encode(match):
-    return "".join(f"%{byte:02X}" for byte in match[0].encode())
+    return "".join(map(_PERCENT.__getitem__, match[0].encode()))
 
 
 def cloudfront_path(key):
@@ -360,10 +359,12 @@ def cloudfront_path(key):
     "~" or "*", a wildcard ending where the first of them stands:
     "js/runtime~main.js" -> "/js/runtime*".
     """
+    if not _NOT_VERBATIM.search(key):
+        return "/" + key
     cut = _NO_EXACT_PATH.search(key)
     if cut:
-        return "/" + _NEEDS_ENCODING.sub(_percent_encode, key[:cut.start()]) + "*"
-    return "/" + _NEEDS_ENCODING.sub(_percent_encode, key)
+        return "/" + _NOT_VERBATIM.sub(_percent_encode, key[:cut.start()]) + "*"
+    return "/" + _NOT_VERBATIM.sub(_percent_encode, key)
 
 
 def viewer_paths(key, origin_prefix="", index_document=""):
@@ -400,7 +401,7 @@ class Invalidation(NamedTuple):
     paths: tuple
     caller_reference: str
     records: int    # distinct object records the paths stand for (redeliveries count once)
-    events: dict    # ObjectEvent -> its viewer paths on this distribution
+    sources: list   # (ObjectEvent, its viewer paths on this distribution) pairs
 
 
 def plan_invalidations(events, routes, settings, skipped=None):
@@ -412,18 +413,18 @@ def plan_invalidations(events, routes, settings, skipped=None):
     *skipped* counts what is left out, by reason.
     """
     skipped = Counter() if skipped is None else skipped
-    wanted = {}   # distribution id -> {ObjectEvent: its paths there}
+    wanted = {}   # distribution id -> [(ObjectEvent, its paths there), ...]
+    exclude, index_document = settings.exclude, settings.index_document
     for event in events:
-        if settings.exclude and settings.exclude.search(event.key):
+        if exclude and exclude.search(event.key):
             skipped["Excluded"] += 1
             continue
         served = False
         for dist_id, prefix in routes.get(event.bucket, ()):
-            found = viewer_paths(event.key, prefix, settings.index_document)
+            found = viewer_paths(event.key, prefix, index_document)
             if found:
                 served = True
-                paths = wanted.setdefault(dist_id, {})
-                paths[event] = paths.get(event, ()) + found
+                wanted.setdefault(dist_id, []).append((event, found))
         if not served:
             skipped["Unserved" if routes.get(event.bucket) else "NoDistribution"] += 1
     if skipped["Excluded"]:
@@ -436,10 +437,10 @@ def plan_invalidations(events, routes, settings, skipped=None):
                        "serves; not invalidated", skipped["NoDistribution"])
     plans = []
     for dist_id in sorted(wanted):
-        by_event = wanted[dist_id]
-        planned = plan_paths({p for found in by_event.values() for p in found}, settings.max_paths)
-        reference, records = caller_reference(dist_id, planned, by_event)
-        plans.append(Invalidation(dist_id, planned, reference, records, by_event))
+        sources = wanted[dist_id]
+        planned = plan_paths({p for _, found in sources for p in found}, settings.max_paths)
+        reference, records = caller_reference(dist_id, planned, [event for event, _ in sources])
+        plans.append(Invalidation(dist_id, planned, reference, records, sources))
     return plans
 
 
@@ -886,10 +887,10 @@ def invalidate(event, settings, deadline, counts):
         except InvalidationError as error:
             logger.error("%s", error)
             errors.append(str(error))
-            failed.extend(plan.events)
+            failed.extend(event for event, _ in plan.sources)
             continue
         results.extend(created)
-        failed.extend(e for e, paths in plan.events.items()
+        failed.extend(event for event, paths in plan.sources
                       if any(covers(lost_path, p) for lost_path in lost for p in paths))
     counts["RecordsFailed"] += len({e.identity for e in failed})
     return results, failed, errors

@@ -6,7 +6,7 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import FakeContext, create_distribution, invalidations, load_event, sqs_batch
+from conftest import FakeContext, assert_fits_and_covers, create_distribution, invalidations, load_event, sqs_batch
 
 import lambda_function as lf
 
@@ -287,3 +287,35 @@ def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
     counts = {n: document[n] for n in names if document[n]}
     assert counts == {"RecordsSeen": 5, "RecordsSkippedMalformed": 1, "RecordsSkippedNotAChange": 1,
                       "KeysExcluded": 1, "PathsSent": 2, "WildcardsSent": 1, "InvalidationsCreated": 1}
+
+
+# -- What CloudFront cannot take exactly (the strict test CloudFront) ---------------
+
+def test_a_deploy_of_100_with_tilde_and_star_keys_is_one_accepted_request(cf, dist, strict_cloudfront_state):
+    keys = (["static/js/runtime~main.3f1a2b.js", "reports/q3*.csv"]
+            + [f"static/js/chunk-{i}.js" for i in range(60)] + [f"img/{i}.png" for i in range(38)])
+    assert lf.lambda_handler(sqs_batch(keys), None) == {"batchItemFailures": []}
+    (request,) = strict_cloudfront_state.requests()
+    assert request.accepted
+    assert "/static/js/runtime*" in request.paths and "/reports/q3*" in request.paths
+    assert_fits_and_covers(sorted(request.paths), ["/" + k.replace("~", "%7E").replace("*", "%2A") for k in keys], 100)
+
+
+def test_a_refused_path_is_covered_by_the_narrowest_wildcard_accepted(cf, dist, strict_cloudfront_state, caplog):
+    strict_cloudfront_state.refuse("/b/x(1).js", "/b/x*")
+    assert lf.lambda_handler(sqs_batch(["a/1.js", "a/2.js", "b/x(1).js", "b/y.js"]), None) == {"batchItemFailures": []}
+    accepted = sorted(p for r in strict_cloudfront_state.requests() if r.accepted for p in r.paths)
+    assert accepted == ["/a/1.js", "/a/2.js", "/b/*", "/b/y.js"]
+    assert "refused the path /b/x(1).js on" in caplog.text and "covered it by /b/*" in caplog.text
+
+
+def test_a_path_told_to_be_refused_costs_only_its_own_message(cf, dist, strict_cloudfront_state):
+    strict_cloudfront_state.refuse("/b/bad.js", "/b/*", "/*")
+    event = sqs_batch(["a/1.js", "b/bad.js", "b/good.js", "c.js"])
+    assert lf.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    accepted = sorted(p for r in strict_cloudfront_state.requests() if r.accepted for p in r.paths)
+    assert accepted == ["/a/1.js", "/b/good.js", "/c.js"]
+    # Redelivered alone, it is a new batch with its own reference, refused the same way.
+    retry = {"Records": [event["Records"][1]]}
+    with pytest.raises(lf.InvalidationError):
+        lf.lambda_handler(retry, None)
