@@ -60,8 +60,6 @@ CLOUDFRONT_MAX_WILDCARDS = 15
 DEFAULT_MAX_PATHS = 100
 DISCOVERY_TTL_S = 300
 
-_ENV_VARS = ("DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT",
-             "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN", "LOG_LEVEL")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 _LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "WARN": "WARNING",
                "ERROR": "ERROR", "CRITICAL": "CRITICAL"}
@@ -88,50 +86,40 @@ def parse_settings(env):
     if ids is not None:
         distribution_ids = tuple(dict.fromkeys(part.strip() for part in ids.split(",") if part.strip()))
         if not distribution_ids:
-            raise ValueError("DISTRIBUTION_ID is set but empty: give one or more "
-                             "comma-separated distribution ids (e.g. E2QWRUHAPOMQZL), "
-                             "or unset it to discover the bucket's distributions")
+            raise ValueError("DISTRIBUTION_ID is set but empty: give one or more comma-separated "
+                             "distribution ids (e.g. E2QWRUHAPOMQZL), or unset it to discover "
+                             "the bucket's distributions")
         for dist_id in distribution_ids:
             if not re.fullmatch(r"[A-Z0-9]{1,64}", dist_id):
                 raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront "
                                  "distribution id (expected e.g. E2QWRUHAPOMQZL)")
-
     origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
     if origin_path and not distribution_ids:
         raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it "
                          "each origin's own origin path is read from CloudFront")
-
     index_document = env.get("INDEX_DOCUMENT") or ""
     if "/" in index_document:
-        raise ValueError(f"INDEX_DOCUMENT: expected a file name such as index.html, "
-                         f"got {index_document!r}")
-
+        raise ValueError(f"INDEX_DOCUMENT: expected a file name such as index.html, got {index_document!r}")
     pattern = env.get("EXCLUDE_PATTERN") or ""
     try:
         exclude = re.compile(pattern) if pattern else None
     except re.error as error:
         raise ValueError(f"EXCLUDE_PATTERN: {pattern!r} is not a valid Python "
                          f"regular expression: {error}") from None
-
     max_paths = (env.get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
     if not (max_paths.isascii() and max_paths.isdigit()) or not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
         raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
                          f"{CLOUDFRONT_MAX_PATHS}, got {max_paths!r}")
-
     dry_run = (env.get("DRY_RUN") or "").strip().lower()
     if dry_run not in _TRUE + _FALSE:
         raise ValueError(f"DRY_RUN: expected true or false, got {dry_run!r}")
-
     log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
     if log_level not in _LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or "
                          f"CRITICAL, got {log_level!r}")
-
-    return Settings(distribution_ids=distribution_ids,
-                    origin_path=origin_path and origin_path + "/",
-                    index_document=index_document, exclude=exclude,
-                    max_paths=int(max_paths), dry_run=dry_run in _TRUE,
-                    log_level=_LOG_LEVELS[log_level])
+    return Settings(distribution_ids=distribution_ids, origin_path=origin_path and origin_path + "/",
+                    index_document=index_document, exclude=exclude, max_paths=int(max_paths),
+                    dry_run=dry_run in _TRUE, log_level=_LOG_LEVELS[log_level])
 
 
 # -- Envelopes -> records ----------------------------------------------------
@@ -152,6 +140,7 @@ _INVALIDATING_DETAIL_TYPES = ("Object Created", "Object Deleted")
 # SQS body -> SNS message -> destination record -> S3 notification, and one spare.
 _MAX_NESTING = 4
 MAX_KEY_BYTES = 1024   # S3's limit, which keeps every path under CloudFront's 4,000
+_JSON = json.JSONDecoder()   # raw_decode: json.loads without its Python layers
 
 
 def object_events(event, skipped=None):
@@ -162,104 +151,96 @@ def object_events(event, skipped=None):
     records. Anything else is logged and skipped, and counted in the Counter
     *skipped* by reason, so a malformed message never hides its neighbours.
     """
-    found = []
-    _collect(event, "event", None, 0, found, Counter() if skipped is None else skipped)
-    return found
+    reader = _Reader(Counter() if skipped is None else skipped)
+    reader.message(event, "event", None, 0)
+    return reader.found
 
 
 class _Malformed(ValueError):
     """A record that says what it is but lacks what that needs."""
 
 
-def _collect(message, where, message_id, depth, found, skipped):
-    """Append to *found* the ObjectEvents in *message*, which *where* names."""
-    if not isinstance(message, dict):
-        logger.warning("%s: expected a JSON object, got %s; skipped", where, type(message).__name__)
-        skipped["Malformed"] += 1
-    elif depth > _MAX_NESTING:
-        logger.warning("%s: envelopes nested too deep; skipped", where)
-        skipped["Malformed"] += 1
-    elif "Records" in message:
-        _collect_records(message["Records"], where, message_id, depth, found, skipped)
-    elif message.get("source") == "aws.s3" and "detail-type" in message:
-        try:
-            event = _from_eventbridge(message, message_id)
-        except _Malformed as problem:
-            logger.warning("%s: %s; skipped", where, problem)
-            skipped["Malformed"] += 1
+class _Reader:
+    """Collects the ObjectEvents of nested envelopes, and counts what it skips."""
+
+    def __init__(self, skipped):
+        self.found, self.skipped = [], skipped
+
+    def skip(self, where, problem):
+        """Log that what *where* names is skipped, and why."""
+        logger.warning("%s: %s; skipped", where, problem)
+        self.skipped["Malformed"] += 1
+
+    def keep(self, event):
+        """Keep *event*, or count it skipped when it is None (no content change)."""
+        if event is None:
+            self.skipped["NotAChange"] += 1
         else:
-            _keep(event, found, skipped)
-    elif "requestPayload" in message and isinstance(message.get("requestContext"), dict):
-        context = message["requestContext"]
-        logger.info("%s: replaying the event of Lambda request %r (%r)", where,
-                    context.get("requestId"), context.get("condition"))
-        _collect(message["requestPayload"], f"{where}.requestPayload", message_id, depth + 1,
-                 found, skipped)
-    elif message.get("Event") == "s3:TestEvent":
-        logger.info("%s: s3:TestEvent for bucket %r ignored", where, message.get("Bucket"))
-    elif message.get("Type") == "Notification" and "Message" in message:
-        _collect_json(message["Message"], f"{where}.Message", message_id, depth + 1, found, skipped)
-    else:
-        logger.warning("%s: not an S3 notification, SQS, SNS, EventBridge or Lambda destination "
-                       "event (keys: %s); skipped", where, _some_keys(message))
-        skipped["Malformed"] += 1
+            self.found.append(event)
 
+    def message(self, message, where, message_id, depth):
+        """Collect the ObjectEvents of one envelope, *where* names it."""
+        if not isinstance(message, dict):
+            self.skip(where, f"expected a JSON object, got {type(message).__name__}")
+        elif depth > _MAX_NESTING:
+            self.skip(where, "envelopes nested too deep")
+        elif "Records" in message:
+            self.records(message["Records"], where, message_id, depth)
+        elif message.get("source") == "aws.s3" and "detail-type" in message:
+            try:
+                self.keep(_from_eventbridge(message, message_id))
+            except _Malformed as problem:
+                self.skip(where, problem)
+        elif "requestPayload" in message and isinstance(message.get("requestContext"), dict):
+            context = message["requestContext"]
+            logger.info("%s: replaying the event of Lambda request %r (%r)", where,
+                        context.get("requestId"), context.get("condition"))
+            self.message(message["requestPayload"], f"{where}.requestPayload", message_id, depth + 1)
+        elif message.get("Event") == "s3:TestEvent":
+            logger.info("%s: s3:TestEvent for bucket %r ignored", where, message.get("Bucket"))
+        elif message.get("Type") == "Notification" and "Message" in message:
+            self.json(message["Message"], f"{where}.Message", message_id, depth + 1)
+        else:
+            self.skip(where, "not an S3 notification, SQS, SNS, EventBridge or Lambda destination "
+                             f"event (keys: {_some_keys(message)})")
 
-def _collect_records(records, where, message_id, depth, found, skipped):
-    """Collect the ObjectEvents of a Records list: S3, SQS or SNS records."""
-    if not isinstance(records, list):
-        logger.warning("%s: expected Records to be a list, got %s; skipped", where,
-                       type(records).__name__)
-        skipped["Malformed"] += 1
-        return
-    for index, record in enumerate(records):
+    def records(self, records, where, message_id, depth):
+        """Collect the ObjectEvents of a Records list: S3, SQS or SNS records."""
+        if not isinstance(records, list):
+            self.skip(where, f"expected Records to be a list, got {type(records).__name__}")
+            return
+        for index, record in enumerate(records):
+            try:
+                if not isinstance(record, dict):
+                    raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
+                if "s3" in record:
+                    self.keep(_from_s3_record(record, message_id))
+                elif "body" in record or record.get("eventSource") == "aws:sqs":
+                    sqs_id = _message_id(record.get("messageId"))
+                    self.json(record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1)
+                elif isinstance(record.get("Sns"), dict):
+                    sns = record["Sns"]
+                    where_sns = f"SNS message {_message_id(sns.get('MessageId'))}"
+                    self.json(sns.get("Message"), where_sns, message_id, depth + 1)
+                else:
+                    raise _Malformed(f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
+            except _Malformed as problem:
+                self.skip(f"{where}.Records[{index}]", problem)
+
+    def json(self, text, where, message_id, depth):
+        """Collect the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
+        if not isinstance(text, str):
+            self.skip(where, f"expected a JSON string, got {type(text).__name__}")
+            return
+        document = text.strip()
         try:
-            if not isinstance(record, dict):
-                raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
-            if "s3" in record:
-                _keep(_from_s3_record(record, message_id), found, skipped)
-            elif "body" in record or record.get("eventSource") == "aws:sqs":
-                sqs_id = _message_id(record.get("messageId"))
-                _collect_json(record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1,
-                              found, skipped)
-            elif isinstance(record.get("Sns"), dict):
-                sns = record["Sns"]
-                _collect_json(sns.get("Message"), f"SNS message {_message_id(sns.get('MessageId'))}",
-                              message_id, depth + 1, found, skipped)
-            else:
-                raise _Malformed(f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
-        except _Malformed as problem:
-            logger.warning("%s.Records[%d]: %s; skipped", where, index, problem)
-            skipped["Malformed"] += 1
-
-
-_JSON = json.JSONDecoder()   # raw_decode: json.loads without its Python layers
-
-
-def _collect_json(text, where, message_id, depth, found, skipped):
-    """Collect the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
-    if not isinstance(text, str):
-        logger.warning("%s: expected a JSON string, got %s; skipped", where, type(text).__name__)
-        skipped["Malformed"] += 1
-        return
-    document = text.strip()
-    try:
-        message, end = _JSON.raw_decode(document)
+            message, end = _JSON.raw_decode(document)
+        except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
+            end = -1
         if end != len(document):
-            raise ValueError("extra data")
-    except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
-        logger.warning("%s: body is not JSON (starts %r); skipped", where, text[:60])
-        skipped["Malformed"] += 1
-        return
-    _collect(message, where, message_id, depth, found, skipped)
-
-
-def _keep(event, found, skipped):
-    """Append *event* to *found*, or count it skipped when it changes no content."""
-    if event is None:
-        skipped["NotAChange"] += 1
-    else:
-        found.append(event)
+            self.skip(where, f"body is not JSON (starts {text[:60]!r})")
+            return
+        self.message(message, where, message_id, depth)
 
 
 def _message_id(value):
@@ -286,9 +267,8 @@ def _from_s3_record(record, message_id):
     obj = s3.get("object") if isinstance(s3, dict) else None
     key = _raw_key(obj, "s3")
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
-    return _object_event(s3, obj, unquote_plus(key), name, record.get("eventTime"),
-                         version=obj.get("sequencer") or obj.get("eTag") or obj.get("versionId"),
-                         message_id=message_id)
+    return _object_event(s3, unquote_plus(key), name, record.get("eventTime"), message_id=message_id,
+                         version=obj.get("sequencer") or obj.get("eTag") or obj.get("versionId"))
 
 
 def _from_eventbridge(message, message_id):
@@ -300,10 +280,10 @@ def _from_eventbridge(message, message_id):
         return None
     detail = message.get("detail")
     obj = detail.get("object") if isinstance(detail, dict) else None
+    key = _raw_key(obj, "detail")
     # EventBridge keys are the key itself, not form-encoded (see the README).
-    return _object_event(detail, obj, _raw_key(obj, "detail"), name, message.get("time"),
-                         version=obj.get("sequencer") or obj.get("etag") or obj.get("version-id"),
-                         message_id=message_id)
+    return _object_event(detail, key, name, message.get("time"), message_id=message_id,
+                         version=obj.get("sequencer") or obj.get("etag") or obj.get("version-id"))
 
 
 def _raw_key(obj, where):
@@ -314,11 +294,11 @@ def _raw_key(obj, where):
     return key
 
 
-def _object_event(part, obj, key, name, time_, *, version, message_id):
-    """Return the ObjectEvent of *part* (a notification's "s3" or an EventBridge
-    "detail") whose object *obj* has the decoded *key* and the *version*
-    (sequencer, else eTag, else version id); raise _Malformed when a value
-    that reaches the path or the CallerReference is unusable."""
+def _object_event(part, key, name, time_, *, version, message_id):
+    """Return the ObjectEvent of the decoded *key* in *part* (a notification's
+    "s3" or an EventBridge "detail"), whose *version* is its sequencer, else
+    eTag, else version id; raise _Malformed when a value that reaches the path
+    or the CallerReference is unusable."""
     bucket = part.get("bucket")
     bucket = bucket.get("name") if isinstance(bucket, dict) else None
     bucket = bucket if isinstance(bucket, str) else ""
@@ -383,7 +363,7 @@ def viewer_paths(key, origin_prefix="", index_document=""):
 
 
 def covers(plan_path, path):
-    """True when invalidating *plan_path* invalidates *path*.
+    """Return whether invalidating *plan_path* invalidates *path*.
 
     A wildcard covers what starts with its prefix, except the index path of
     its own directory ("/dir/*" is not relied on for "/dir/").
@@ -402,6 +382,16 @@ class Invalidation(NamedTuple):
     caller_reference: str
     records: int    # distinct object records the paths stand for (redeliveries count once)
     sources: list   # (ObjectEvent, its viewer paths on this distribution) pairs
+
+
+# Why a key is not invalidated: (log level, what the log line says), by reason.
+_LEFT_OUT = {
+    "Excluded": (logging.INFO, "match EXCLUDE_PATTERN and are not invalidated"),
+    "Unserved": (logging.INFO, "are outside the origin path of every distribution that serves "
+                               "their bucket; not invalidated"),
+    "NoDistribution": (logging.WARNING, "are in buckets that no CloudFront distribution serves; "
+                                        "not invalidated"),
+}
 
 
 def plan_invalidations(events, routes, settings, skipped=None):
@@ -427,17 +417,11 @@ def plan_invalidations(events, routes, settings, skipped=None):
                 wanted.setdefault(dist_id, []).append((event, found))
         if not served:
             skipped["Unserved" if routes.get(event.bucket) else "NoDistribution"] += 1
-    if skipped["Excluded"]:
-        logger.info("%d key(s) match EXCLUDE_PATTERN and are not invalidated", skipped["Excluded"])
-    if skipped["Unserved"]:
-        logger.info("%d key(s) are outside the origin path of every distribution that "
-                    "serves their bucket; not invalidated", skipped["Unserved"])
-    if skipped["NoDistribution"]:
-        logger.warning("%d key(s) are in buckets that no CloudFront distribution "
-                       "serves; not invalidated", skipped["NoDistribution"])
+    for reason, (level, text) in _LEFT_OUT.items():
+        if skipped[reason]:
+            logger.log(level, "%d key(s) %s", skipped[reason], text)
     plans = []
-    for dist_id in sorted(wanted):
-        sources = wanted[dist_id]
+    for dist_id, sources in sorted(wanted.items()):
         planned = plan_paths({p for _, found in sources for p in found}, settings.max_paths)
         reference, records = caller_reference(dist_id, planned, [event for event, _ in sources])
         plans.append(Invalidation(dist_id, planned, reference, records, sources))
@@ -477,6 +461,7 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
 
 
 def _wildcards(paths):
+    """Return how many of *paths* are wildcards."""
     return sum(path[-1] == "*" for path in paths)
 
 
@@ -565,8 +550,7 @@ def caller_reference(distribution_id, paths, events):
 # left (see _bound_read_timeout).
 _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
 cloudfront = boto3.client("cloudfront", config=BotoConfig(
-    retries={"total_max_attempts": 1},
-    connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S))
+    retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S))
 
 _THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                      "TooManyInvalidationsInProgress"}
@@ -651,35 +635,79 @@ def _code_and_message(error):
     return details.get("Code", ""), details.get("Message", "")
 
 
-def _create(distribution_id, paths, reference, deadline, counts):
-    """Create one invalidation; return its id, or None if the reference was
-    already used for these paths. Raise _PathsRefused or InvalidationError."""
-    what = f"CreateInvalidation on {distribution_id}"
-    try:
-        response = _with_retries(lambda: cloudfront.create_invalidation(
-            DistributionId=distribution_id,
-            InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": list(paths)},
-                               "CallerReference": reference}), what, deadline, counts)
-    except ClientError as error:
-        code, message = _code_and_message(error)
-        reused = code == "InvalidationBatchAlreadyExists" or (
-            code == "InvalidArgument" and "caller reference" in message.lower())
-        if reused:
+class _Submission:
+    """The invalidations made for one plan, and the paths CloudFront refused."""
+
+    def __init__(self, plan, deadline, counts):
+        self.plan, self.deadline, self.counts = plan, deadline, counts
+        self.results, self.lost = [], []
+
+    def create(self, paths, reference):
+        """Create an invalidation of *paths*; keep its result dict (Id None when
+        an earlier delivery made it). Raise _PathsRefused or InvalidationError."""
+        dist_id, counts = self.plan.distribution_id, self.counts
+        what = f"CreateInvalidation on {dist_id}"
+        batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
+        try:
+            response = _with_retries(lambda: cloudfront.create_invalidation(
+                DistributionId=dist_id, InvalidationBatch=batch), what, self.deadline, counts)
+            invalidation_id = response["Invalidation"]["Id"]
+        except ClientError as error:
+            code, message = _code_and_message(error)
+            if code == "InvalidArgument" and "path" in message.lower():
+                raise _PathsRefused(f"{what} refused: {code}: {message}") from error
+            if code != "InvalidationBatchAlreadyExists" and not (
+                    code == "InvalidArgument" and "caller reference" in message.lower()):
+                raise InvalidationError(f"{what} refused: {error}") from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; "
                         "nothing more to do", what, reference)
             counts["ReferencesReused"] += 1
-            return None
-        if code == "InvalidArgument" and "path" in message.lower():
-            raise _PathsRefused(f"{what} refused: {code}: {message}") from error
-        raise InvalidationError(f"{what} refused: {error}") from error
-    except BotoCoreError as error:
-        raise InvalidationError(f"{what} failed: {error}") from error
-    counts["InvalidationsCreated"] += 1
-    counts["PathsSent"] += len(paths)
-    counts["WildcardsSent"] += _wildcards(paths)
-    return response["Invalidation"]["Id"]
+            invalidation_id = None
+        except BotoCoreError as error:
+            raise InvalidationError(f"{what} failed: {error}") from error
+        else:
+            logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
+                        "paths %s%s", invalidation_id, dist_id, len(paths), self.plan.records, reference,
+                        " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
+            counts.update(InvalidationsCreated=1, PathsSent=len(paths), WildcardsSent=_wildcards(paths))
+        self.results.append({"DistributionId": dist_id, "CallerReference": reference,
+                             "Paths": list(paths), "Id": invalidation_id})
+
+    def isolate(self, paths, reference):
+        """Invalidate *paths*, splitting them in halves while CloudFront refuses them."""
+        try:
+            self.create(paths, reference)
+        except _PathsRefused as refusal:
+            if len(paths) == 1:
+                self.cover(paths[0])
+                return
+            logger.info("%s: %d path(s); trying each half", refusal, len(paths))
+            half = len(paths) // 2
+            for part in (paths[:half], paths[half:]):
+                self.isolate(part, self.reference(part))
+
+    def cover(self, path):
+        """Invalidate the refused *path* by the narrowest wildcard CloudFront takes."""
+        for cover in _covering_wildcards(path):
+            try:
+                self.create((cover,), self.reference((cover,)))
+            except _PathsRefused:
+                continue
+            logger.warning("CloudFront refused the path %s on %s; covered it by %s", path,
+                           self.plan.distribution_id, cover)
+            return
+        logger.error("CloudFront refused the path %s on %s and every wildcard over it", path,
+                     self.plan.distribution_id)
+        self.counts["PathsRefused"] += 1
+        self.lost.append(path)
+
+    def reference(self, paths):
+        """Return the CallerReference of a part of the plan: as idempotent as the plan's."""
+        plan_reference = self.plan.caller_reference
+        digest = hashlib.sha256("\n".join((plan_reference, *paths)).encode()).hexdigest()
+        return f"{plan_reference.rpartition('-')[0]}-{digest[:40]}"
 
 
 def submit(plan, deadline, counts):
@@ -687,50 +715,13 @@ def submit(plan, deadline, counts):
 
     Each result is a dict: DistributionId, CallerReference, Paths and Id (None
     when an earlier delivery made it). When CloudFront refuses the request for
-    its paths, the request is split in halves until each refused path stands
-    alone, and that path is covered by the narrowest wildcard CloudFront
-    accepts. Raise InvalidationError when nothing could be created.
+    its paths, it is split in halves until each refused path stands alone, and
+    that path is covered by the narrowest wildcard CloudFront accepts. Raise
+    InvalidationError when CloudFront refuses the distribution or time runs out.
     """
-    try:
-        return [_result(plan, plan.paths, plan.caller_reference, deadline, counts)], []
-    except _PathsRefused as refusal:
-        logger.warning("%s; isolating the refused path(s)", refusal)
-    results, lost = [], []
-    half = len(plan.paths) // 2
-    for part in (plan.paths[:half], plan.paths[half:]) if half else ():
-        _isolate(plan, part, deadline, counts, results, lost)
-    if len(plan.paths) == 1:
-        _cover(plan, plan.paths[0], deadline, counts, results, lost)
-    return results, lost
-
-
-def _isolate(plan, paths, deadline, counts, results, lost):
-    """Invalidate *paths*, splitting them while CloudFront refuses them."""
-    try:
-        results.append(_result(plan, paths, _sub_reference(plan, paths), deadline, counts))
-    except _PathsRefused:
-        if len(paths) == 1:
-            _cover(plan, paths[0], deadline, counts, results, lost)
-            return
-        half = len(paths) // 2
-        _isolate(plan, paths[:half], deadline, counts, results, lost)
-        _isolate(plan, paths[half:], deadline, counts, results, lost)
-
-
-def _cover(plan, path, deadline, counts, results, lost):
-    """Invalidate the refused *path* by the narrowest wildcard CloudFront takes."""
-    for cover in _covering_wildcards(path):
-        try:
-            results.append(_result(plan, (cover,), _sub_reference(plan, (cover,)), deadline, counts))
-        except _PathsRefused:
-            continue
-        logger.warning("CloudFront refused the path %s on %s; covered it by %s", path,
-                       plan.distribution_id, cover)
-        return
-    logger.error("CloudFront refused the path %s on %s and every wildcard over it", path,
-                 plan.distribution_id)
-    counts["PathsRefused"] += 1
-    lost.append(path)
+    submission = _Submission(plan, deadline, counts)
+    submission.isolate(plan.paths, plan.caller_reference)
+    return submission.results, submission.lost
 
 
 def _covering_wildcards(path):
@@ -741,28 +732,10 @@ def _covering_wildcards(path):
         found, directory = [], _parent(path)
     else:
         found, directory = [prefix + "*"], _parent(prefix + "x")
-    while True:
+    while directory != "/":
         found.append(directory + "*")
-        if directory == "/":
-            return list(dict.fromkeys(found))
         directory = _parent(directory)
-
-
-def _result(plan, paths, reference, deadline, counts):
-    """Create an invalidation of *paths* for *plan*; return its result dict."""
-    invalidation_id = _create(plan.distribution_id, paths, reference, deadline, counts)
-    if invalidation_id:
-        logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
-                    "paths %s%s", invalidation_id, plan.distribution_id, len(paths), plan.records,
-                    reference, " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
-    return {"DistributionId": plan.distribution_id, "CallerReference": reference,
-            "Paths": list(paths), "Id": invalidation_id}
-
-
-def _sub_reference(plan, paths):
-    """Return the CallerReference of a part of *plan*: as idempotent as the plan's."""
-    digest = hashlib.sha256("\n".join((plan.caller_reference, *paths)).encode()).hexdigest()
-    return f"{plan.caller_reference.rpartition('-')[0]}-{digest[:40]}"
+    return list(dict.fromkeys([*found, "/*"]))
 
 
 # -- Discovery ---------------------------------------------------------------
@@ -832,10 +805,9 @@ def discovered_routes(deadline, counts=None):
 # -- Handler -----------------------------------------------------------------
 
 METRICS_NAMESPACE = "CloudFrontInvalidator"
-METRICS = ("RecordsSeen", "RecordsSkippedMalformed", "RecordsSkippedNotAChange",
-           "RecordsSkippedUnserved", "KeysExcluded", "PathsSent", "WildcardsSent",
-           "InvalidationsCreated", "ReferencesReused", "Retries", "Throttles",
-           "PathsRefused", "RecordsFailed")
+METRICS = ("RecordsSeen", "RecordsSkippedMalformed", "RecordsSkippedNotAChange", "RecordsSkippedUnserved",
+           "KeysExcluded", "PathsSent", "WildcardsSent", "InvalidationsCreated", "ReferencesReused",
+           "Retries", "Throttles", "PathsRefused", "RecordsFailed")
 
 
 def lambda_handler(event, context):
@@ -859,11 +831,11 @@ def lambda_handler(event, context):
     if not failed:
         return {"batchItemFailures": []} if _is_sqs(event) else {"invalidations": results}
     reason = "; ".join(errors) or f"{len(failed)} record(s) not invalidated"
-    messages = sorted({e.message for e in failed if e.message is not None})
-    if not _is_sqs(event) or not results or len(messages) < len({e.message for e in failed}):
+    messages = {event.message for event in failed}
+    if not _is_sqs(event) or not results or None in messages:
         raise InvalidationError(reason)
     logger.error("%d SQS message(s) returned to the queue: %s", len(messages), reason)
-    return {"batchItemFailures": [{"itemIdentifier": m} for m in messages]}
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(messages)]}
 
 
 def invalidate(event, settings, deadline, counts):
@@ -876,9 +848,8 @@ def invalidate(event, settings, deadline, counts):
     results, failed, errors = [], [], []
     for plan in plan_event(event, settings, deadline, counts):
         if settings.dry_run:
-            logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s",
-                        len(plan.paths), plan.distribution_id, plan.caller_reference,
-                        " ".join(plan.paths))
+            logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s", len(plan.paths),
+                        plan.distribution_id, plan.caller_reference, " ".join(plan.paths))
             results.append({"DistributionId": plan.distribution_id, "Paths": list(plan.paths),
                             "CallerReference": plan.caller_reference})
             continue
@@ -892,30 +863,29 @@ def invalidate(event, settings, deadline, counts):
         results.extend(created)
         failed.extend(event for event, paths in plan.sources
                       if any(covers(lost_path, p) for lost_path in lost for p in paths))
-    counts["RecordsFailed"] += len({e.identity for e in failed})
+    counts["RecordsFailed"] += len({event.identity for event in failed})
     return results, failed, errors
 
 
 def plan_event(event, settings, deadline, counts=None):
-    """Return the Invalidations that *event* calls for under *settings*."""
+    """Return the Invalidations that *event* calls for under *settings*,
+    counting what it holds in the metrics Counter *counts*."""
     counts = Counter() if counts is None else counts
     skipped = Counter()
     events = object_events(event, skipped)
-    if events:
-        if settings.distribution_ids:
-            targets = [(d, settings.origin_path) for d in settings.distribution_ids]
-            routes = dict.fromkeys({e.bucket for e in events}, targets)
-        else:
-            routes = discovered_routes(deadline, counts)
-        plans = plan_invalidations(events, routes, settings, skipped)
-    else:
+    plans = []
+    if not events:
         logger.info("No S3 object records to invalidate")
-        plans = []
-    counts["RecordsSeen"] += len(events) + skipped["Malformed"] + skipped["NotAChange"]
-    counts["RecordsSkippedMalformed"] += skipped["Malformed"]
-    counts["RecordsSkippedNotAChange"] += skipped["NotAChange"]
-    counts["RecordsSkippedUnserved"] += skipped["Unserved"] + skipped["NoDistribution"]
-    counts["KeysExcluded"] += skipped["Excluded"]
+    else:
+        targets = [(d, settings.origin_path) for d in settings.distribution_ids]
+        routes = (dict.fromkeys({e.bucket for e in events}, targets) if targets
+                  else discovered_routes(deadline, counts))
+        plans = plan_invalidations(events, routes, settings, skipped)
+    counts.update(RecordsSeen=len(events) + skipped["Malformed"] + skipped["NotAChange"],
+                  RecordsSkippedMalformed=skipped["Malformed"],
+                  RecordsSkippedNotAChange=skipped["NotAChange"],
+                  RecordsSkippedUnserved=skipped["Unserved"] + skipped["NoDistribution"],
+                  KeysExcluded=skipped["Excluded"])
     return plans
 
 
@@ -933,13 +903,13 @@ def _warn_once_if_short(budget_s):
     global _warned_short_budget
     if budget_s < COMFORTABLE_BUDGET_S and not _warned_short_budget:
         _warned_short_budget = True
-        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's "
-                       "throttling (about one request every 2 s). Set the function's timeout "
+        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's throttling "
+                       "(about one request every 2 s). Set the function's timeout "
                        "(Configuration > General configuration > Timeout) to 60 s.", budget_s)
 
 
 def _is_sqs(event):
-    """True for an SQS event source's batch; Lambda never mixes sources in one."""
+    """Return whether *event* is an SQS event source's batch (Lambda never mixes sources)."""
     records = event.get("Records") if isinstance(event, dict) else None
     return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
             and records[0].get("eventSource") == "aws:sqs")

@@ -7,6 +7,7 @@ import tomllib
 
 import pytest
 import yaml
+from conftest import SETTINGS_VARS
 
 import lambda_function as lf
 
@@ -78,7 +79,9 @@ def template():
 
 def test_template_sets_only_variables_the_function_reads(template):
     function = template["Resources"]["InvalidatorFunction"]["Properties"]
-    assert set(function["Environment"]["Variables"]) <= set(lf._ENV_VARS)
+    assert set(function["Environment"]["Variables"]) <= set(SETTINGS_VARS)
+    source = (ROOT / "lambda_function.py").read_text()
+    assert all(f'env.get("{name}")' in source for name in SETTINGS_VARS)
     assert function["Handler"] == "lambda_function.lambda_handler"
     assert function["Runtime"] == "python3.13"
 

@@ -6,7 +6,14 @@ import os
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import FakeContext, assert_fits_and_covers, create_distribution, invalidations, load_event, sqs_batch
+from conftest import (
+    FakeContext,
+    assert_fits_and_covers,
+    create_distribution,
+    invalidations,
+    load_event,
+    sqs_batch,
+)
 
 import lambda_function as lf
 
