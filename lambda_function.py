@@ -318,18 +318,14 @@ def _object_event(part, key, name, time_, *, version, message_id):
 # -- Keys -> paths -----------------------------------------------------------
 
 # What goes into a path verbatim: letters, digits and -._!$&'()+,/:;=@.
-# Everything else is percent-encoded: controls, non-ASCII, the RFC 1738 unsafe
-# characters (space " < > # % { } | \ ^ ~ [ ] `) and "?", which would start a
-# query string; except that CloudFront refuses a raw "~", and neither "%7E"
-# nor "%2A" is known to match the object: a key holding "~" or "*" is covered
-# by a wildcard that ends where the first of them stands.
-_NOT_VERBATIM = re.compile(r"[^A-Za-z0-9\-._!$&'()+,/:;=@]+")
+# Everything else is percent-encoded, byte by byte of its UTF-8: controls,
+# non-ASCII, the RFC 1738 unsafe characters (space " < > # % { } | \ ^ ~ [ ] `)
+# and "?", which would start a query string. But CloudFront refuses a raw "~",
+# and neither "%7E" nor "%2A" is known to match the object: a key holding "~"
+# or "*" is covered by a wildcard that ends where the first of them stands.
+_VERBATIM = re.compile(r"[A-Za-z0-9\-._!$&'()+,/:;=@]*")
 _NO_EXACT_PATH = re.compile(r"[~*]")
-_PERCENT = [f"%{byte:02X}" for byte in range(256)]
-
-
-def _percent_encode(match):
-    return "".join(map(_PERCENT.__getitem__, match[0].encode()))
+_ENCODED_BYTE = [chr(byte) if _VERBATIM.fullmatch(chr(byte)) else f"%{byte:02X}" for byte in range(256)]
 
 
 def cloudfront_path(key):
@@ -339,12 +335,16 @@ def cloudfront_path(key):
     "~" or "*", a wildcard ending where the first of them stands:
     "js/runtime~main.js" -> "/js/runtime*".
     """
-    if not _NOT_VERBATIM.search(key):
+    if "~" in key or "*" in key:
+        return _encoded(key[:_NO_EXACT_PATH.search(key).start()]) + "*"
+    return _encoded(key)
+
+
+def _encoded(key):
+    """Return "/" and *key*, percent-encoded where CloudFront wants it."""
+    if _VERBATIM.fullmatch(key):
         return "/" + key
-    cut = _NO_EXACT_PATH.search(key)
-    if cut:
-        return "/" + _NOT_VERBATIM.sub(_percent_encode, key[:cut.start()]) + "*"
-    return "/" + _NOT_VERBATIM.sub(_percent_encode, key)
+    return "/" + "".join(map(_ENCODED_BYTE.__getitem__, key.encode()))
 
 
 def viewer_paths(key, origin_prefix="", index_document=""):
