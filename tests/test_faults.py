@@ -170,7 +170,7 @@ def test_sqs_failure_of_everything_raises_so_the_batch_returns_to_the_queue(stub
         "DistributionId": DIST, "InvalidationBatch": {
             "Paths": {"Quantity": 2, "Items": list(plan.paths)},
             "CallerReference": plan.caller_reference}})
-    with pytest.raises(lf.InvalidationError):
+    with pytest.raises(lf.InvalidationError, match=f"CreateInvalidation on {DIST} refused: .*AccessDenied"):
         lf.lambda_handler(load_event("sqs-s3"), FakeContext(clock, 60))
 
 

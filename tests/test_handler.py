@@ -324,5 +324,5 @@ def test_a_path_told_to_be_refused_costs_only_its_own_message(cf, dist, strict_c
     assert accepted == ["/a/1.js", "/b/good.js", "/c.js"]
     # Redelivered alone, it is a new batch with its own reference, refused the same way.
     retry = {"Records": [event["Records"][1]]}
-    with pytest.raises(lf.InvalidationError):
+    with pytest.raises(lf.InvalidationError, match="1 record\\(s\\) not invalidated"):
         lf.lambda_handler(retry, None)
