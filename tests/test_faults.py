@@ -230,30 +230,29 @@ def test_network_faults_are_retried(monkeypatch, clock, fault):
     assert len(calls) == 2 and calls[0] == calls[1] and len(clock.sleeps) == 1
 
 
+def expect(stub, paths, accepted):
+    """Queue CloudFront's answer to a request for *paths*: created, or refused for its paths."""
+    request = {"DistributionId": DIST, "InvalidationBatch": {
+        "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ANY}}
+    if accepted:
+        stub.add_response("create_invalidation", created(), request)
+    else:
+        stub.add_client_error("create_invalidation", "InvalidArgument",
+                              "Your request contains one or more invalid invalidation paths.", 400,
+                              expected_params=request)
+
+
 def test_a_refused_path_is_isolated_and_covered(monkeypatch, clock, caplog):
     # Bisection: 4 paths refused as one request; the half with the bad path is
     # refused again; the bad path alone is refused, then covered by its prefix.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     event = sqs_batch(["a/1.js", "a/2.js", "b/x(1).js", "b/y.js"])
     (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
-    refused = "Your request contains one or more invalid invalidation paths."
-    sent = []
     with Stubber(lf.cloudfront) as stub:
-        def expect(paths, ok):
-            sent.append(paths)
-            request = {"DistributionId": DIST, "InvalidationBatch": {
-                "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ANY}}
-            if ok:
-                stub.add_response("create_invalidation", created(), request)
-            else:
-                stub.add_client_error("create_invalidation", "InvalidArgument", refused, 400,
-                                      expected_params=request)
-        expect(list(plan.paths), False)
-        expect(["/a/1.js", "/a/2.js"], True)
-        expect(["/b/x(1).js", "/b/y.js"], False)
-        expect(["/b/x(1).js"], False)
-        expect(["/b/x*"], True)
-        expect(["/b/y.js"], True)
+        for paths, accepted in [(list(plan.paths), False), (["/a/1.js", "/a/2.js"], True),
+                                (["/b/x(1).js", "/b/y.js"], False), (["/b/x(1).js"], False),
+                                (["/b/x*"], True), (["/b/y.js"], True)]:
+            expect(stub, paths, accepted)
         with caplog.at_level(logging.INFO):
             assert lf.lambda_handler(event, FakeContext(clock, 60)) == {"batchItemFailures": []}
         stub.assert_no_pending_responses()
@@ -263,21 +262,10 @@ def test_a_refused_path_is_isolated_and_covered(monkeypatch, clock, caplog):
 def test_a_path_nothing_covers_fails_only_its_own_message(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     event = sqs_batch(["a/1.js", "b/bad.js"])   # messages m0 and m1
-    refused = "Your request contains one or more invalid invalidation paths."
     with Stubber(lf.cloudfront) as stub:
-        def expect(paths, ok):
-            request = {"DistributionId": DIST, "InvalidationBatch": {
-                "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ANY}}
-            if ok:
-                stub.add_response("create_invalidation", created(), request)
-            else:
-                stub.add_client_error("create_invalidation", "InvalidArgument", refused, 400,
-                                      expected_params=request)
-        expect(["/a/1.js", "/b/bad.js"], False)
-        expect(["/a/1.js"], True)
-        expect(["/b/bad.js"], False)
-        expect(["/b/*"], False)
-        expect(["/*"], False)
+        for paths, accepted in [(["/a/1.js", "/b/bad.js"], False), (["/a/1.js"], True),
+                                (["/b/bad.js"], False), (["/b/*"], False), (["/*"], False)]:
+            expect(stub, paths, accepted)
         result = lf.lambda_handler(event, FakeContext(clock, 60))
         stub.assert_no_pending_responses()
     assert result == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
