@@ -66,6 +66,8 @@ _LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "WARN": "
 
 
 class Settings(NamedTuple):
+    """The function's configuration, as parse_settings reads it."""
+
     distribution_ids: tuple   # empty: discover the distributions of each bucket
     origin_path: str          # key prefix stripped for DISTRIBUTION_ID, "" or "dir/"
     index_document: str       # "" or a file name such as "index.html"
@@ -125,6 +127,8 @@ def parse_settings(env):
 # -- Envelopes -> records ----------------------------------------------------
 
 class ObjectEvent(NamedTuple):
+    """One S3 object record: a key that changed, and what identifies the change."""
+
     bucket: str
     key: str          # decoded: the object's real key
     name: str         # "ObjectCreated:Put", or EventBridge's "Object Created"
@@ -254,8 +258,10 @@ def _some_keys(mapping):
 
 
 def _from_s3_record(record, message_id):
-    """Return the ObjectEvent of an S3 notification record, or None when its
-    event leaves the object's content alone; raise _Malformed."""
+    """Return the ObjectEvent of an S3 notification record, or None.
+
+    None when its event leaves the object's content alone; raise _Malformed.
+    """
     name = record.get("eventName")
     if not isinstance(name, str) or not name:
         raise _Malformed("S3 record without an eventName")
@@ -272,8 +278,10 @@ def _from_s3_record(record, message_id):
 
 
 def _from_eventbridge(message, message_id):
-    """Return the ObjectEvent of an S3 EventBridge event, or None when its type
-    leaves the object's content alone; raise _Malformed."""
+    """Return the ObjectEvent of an S3 EventBridge event, or None.
+
+    None when its type leaves the object's content alone; raise _Malformed.
+    """
     name = message["detail-type"]
     if name not in _INVALIDATING_DETAIL_TYPES:
         logger.debug("%r does not change the object's content; skipped", name)
@@ -295,10 +303,12 @@ def _raw_key(obj, where):
 
 
 def _object_event(part, key, name, time_, *, version, message_id):
-    """Return the ObjectEvent of the decoded *key* in *part* (a notification's
-    "s3" or an EventBridge "detail"), whose *version* is its sequencer, else
-    eTag, else version id; raise _Malformed when a value that reaches the path
-    or the CallerReference is unusable."""
+    """Return the ObjectEvent of the decoded *key*, checking what it carries.
+
+    *part* is a notification's "s3" or an EventBridge "detail"; *version* its
+    sequencer, else eTag, else version id. Raise _Malformed when a value that
+    reaches the path or the CallerReference is unusable.
+    """
     bucket = part.get("bucket")
     bucket = bucket.get("name") if isinstance(bucket, dict) else None
     bucket = bucket if isinstance(bucket, str) else ""
@@ -377,6 +387,8 @@ def covers(plan_path, path):
 # -- Plan --------------------------------------------------------------------
 
 class Invalidation(NamedTuple):
+    """The invalidation planned for one distribution."""
+
     distribution_id: str
     paths: tuple
     caller_reference: str
@@ -429,9 +441,9 @@ def plan_invalidations(events, routes, settings, skipped=None):
 
 
 def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_WILDCARDS):
-    """Return sorted paths covering every path in *paths*: at most *max_paths*
-    of them, at most *max_wildcards* of them wildcards.
+    """Return sorted paths covering every path in *paths*, within the limits.
 
+    At most *max_paths* paths, at most *max_wildcards* of them wildcards.
     Exact paths when they fit. Otherwise start from "/*" and narrow it: a
     wildcard "dir/*" gives way to the paths of dir and "subdir/*" wildcards,
     cheapest first, for as long as the plan still fits. So what stays
@@ -471,8 +483,11 @@ def _parent(path):
 
 
 class _Tree:
-    """The directories of a set of paths, for plan_paths. A path ending in "/"
-    (an index) belongs to its parent: "dir/*" is not relied on for "dir/"."""
+    """The directories of a set of paths, for plan_paths.
+
+    A path ending in "/" (an index) belongs to its parent: "dir/*" is not
+    relied on for "dir/".
+    """
 
     def __init__(self, paths):
         self.files, self.subdirs, self.size, self.wild = {}, {}, Counter(), Counter()
@@ -499,10 +514,11 @@ class _Tree:
         return found
 
     def narrowing(self, directory, in_plan, max_paths, max_wildcards):
-        """Return (growth, directory, subdirectories made exact, subdirectories
-        kept as wildcards) when *directory*'s wildcard gives way to its
-        contents, or None when the result would not fit. *in_plan* is the
-        plan's (paths, wildcards) as it stands."""
+        """Return what opening *directory*'s wildcard does, or None if it won't fit.
+
+        That is (growth, directory, subdirectories made exact, subdirectories
+        kept as wildcards). *in_plan* is the plan's (paths, wildcards) now.
+        """
         paths, wildcards = in_plan
         files = self.files.get(directory, ())
         kids = sorted(self.subdirs.get(directory, ()), key=lambda d: (self.size[d], d))
@@ -522,13 +538,13 @@ _ISO_8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\
 
 
 def caller_reference(distribution_id, paths, events):
-    """Return (CallerReference, number of distinct records) for *paths* on
-    *distribution_id* standing for *events*.
+    """Return (CallerReference, number of distinct records) for a plan.
 
-    The reference is the same whenever the same records ask for the same
-    paths, and new for a later upload of the same key: the newest ISO 8601
-    event time it covers (for people reading the console), then a digest of
-    the distribution, the paths and each record's identity. It is always
+    The plan is *paths* on *distribution_id*, standing for *events*. The
+    reference is the same whenever the same records ask for the same paths,
+    and new for a later upload of the same key: the newest ISO 8601 event
+    time it covers (for people reading the console), then a digest of the
+    distribution, the paths and each record's identity. It is always
     printable ASCII of at most 76 characters.
     """
     # Sequencers grow with each upload, so records mostly arrive sorted: a
@@ -589,8 +605,10 @@ def deadline_for(context):
 
 
 def _bound_read_timeout(context, **_):
-    """Let no CloudFront answer be awaited past the invocation's deadline
-    (botocore's per-request read timeout, in the request context)."""
+    """Let no CloudFront answer be awaited past the invocation's deadline.
+
+    botocore takes a per-request read timeout from the request context.
+    """
     context["read_timeout"] = max(0.1, min(_READ_TIMEOUT_S, _attempt_deadline - _clock()))
 
 
@@ -598,8 +616,11 @@ cloudfront.meta.events.register("before-call.cloudfront", _bound_read_timeout)
 
 
 def _with_retries(call, what, deadline, counts):
-    """Return call(), retrying throttling, server errors and dropped
-    connections until *deadline*; count retries and throttles in *counts*."""
+    """Return call(), retrying throttling, server errors and dropped connections.
+
+    Retries go on while one more attempt fits before *deadline*; *counts*
+    counts them, and the throttles.
+    """
     global _attempt_deadline
     _attempt_deadline = deadline
     attempt = 0
@@ -643,8 +664,11 @@ class _Submission:
         self.results, self.lost = [], []
 
     def create(self, paths, reference):
-        """Create an invalidation of *paths*; keep its result dict (Id None when
-        an earlier delivery made it). Raise _PathsRefused or InvalidationError."""
+        """Create an invalidation of *paths*, and keep its result dict.
+
+        Its Id is None when an earlier delivery made it. Raise _PathsRefused
+        or InvalidationError.
+        """
         dist_id, counts = self.plan.distribution_id, self.counts
         what = f"CreateInvalidation on {dist_id}"
         batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
@@ -725,8 +749,11 @@ def submit(plan, deadline, counts):
 
 
 def _covering_wildcards(path):
-    """Return the wildcards over *path*, narrowest first: its prefix up to the
-    first character outside letters, digits and /._-, then each parent."""
+    """Return the wildcards over *path*, narrowest first.
+
+    Its prefix up to the first character outside letters, digits and /._-,
+    then each directory above it, up to "/*".
+    """
     prefix = re.match(r"[A-Za-z0-9/._-]*", path)[0]
     if prefix == path.rstrip("*"):   # nothing unusual: start from its directory
         found, directory = [], _parent(path)
@@ -758,8 +785,10 @@ def bucket_of_origin(domain_name):
 
 
 def routes_from_distributions(distributions):
-    """Return {bucket: [(distribution id, origin prefix), ...]} for every S3
-    origin of every distribution (DistributionSummary dicts from CloudFront).
+    """Return {bucket: [(distribution id, origin prefix), ...]} for *distributions*.
+
+    Every S3 origin of every distribution (DistributionSummary dicts from
+    CloudFront) counts.
     """
     routes = {}
     for dist in distributions:
@@ -777,8 +806,9 @@ _discovered = (float("-inf"), {})   # (expiry on _clock, routes) for this contai
 
 
 def discovered_routes(deadline, counts=None):
-    """Return the bucket routes of the account's distributions, listing them
-    at most once per DISCOVERY_TTL_S in a container.
+    """Return the bucket routes of the account's distributions.
+
+    They are listed at most once per DISCOVERY_TTL_S in a container.
     """
     global _discovered
     expiry, routes = _discovered
@@ -786,6 +816,7 @@ def discovered_routes(deadline, counts=None):
         return routes
 
     def list_all():
+        """Return every distribution, page after page."""
         pages = cloudfront.get_paginator("list_distributions").paginate()
         return [dist for page in pages for dist in page["DistributionList"].get("Items") or ()]
 
@@ -839,10 +870,10 @@ def lambda_handler(event, context):
 
 
 def invalidate(event, settings, deadline, counts):
-    """Create (or, with settings.dry_run, only log) the invalidations *event*
-    calls for. Return (results, ObjectEvents not invalidated, error messages).
+    """Create the invalidations *event* calls for, or log them with dry_run.
 
-    Every distribution is tried whatever happens to the others. Raise
+    Return (results, ObjectEvents not invalidated, error messages). Every
+    distribution is tried whatever happens to the others. Raise
     InvalidationError only when the distributions can't be found.
     """
     results, failed, errors = [], [], []
@@ -868,8 +899,10 @@ def invalidate(event, settings, deadline, counts):
 
 
 def plan_event(event, settings, deadline, counts=None):
-    """Return the Invalidations that *event* calls for under *settings*,
-    counting what it holds in the metrics Counter *counts*."""
+    """Return the Invalidations that *event* calls for under *settings*.
+
+    What the event holds is counted in the metrics Counter *counts*.
+    """
     counts = Counter() if counts is None else counts
     skipped = Counter()
     events = object_events(event, skipped)

@@ -8,6 +8,7 @@ and that client finds the server through AWS_ENDPOINT_URL_CLOUDFRONT.
 import json
 import os
 import pathlib
+import sys
 import urllib.request
 
 import boto3
@@ -40,6 +41,13 @@ def pytest_configure(config):
     # The same server is S3 and SQS for the end-to-end tests.
     os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
     os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://{host}:{port}"
+    # A later session in the same process (mutmut runs several, and forks
+    # workers from it) finds lambda_function imported, its client bound to a
+    # server that is gone: give it a client, configured alike, for this one.
+    module = sys.modules.get("lambda_function")
+    if module is not None:
+        module.cloudfront = boto3.client("cloudfront", config=module.cloudfront.meta.config)
+        module.cloudfront.meta.events.register("before-call.cloudfront", module._bound_read_timeout)
 
 
 def pytest_unconfigure(config):
