@@ -447,9 +447,10 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
     Exact paths when they fit. Otherwise start from "/*" and narrow it: a
     wildcard "dir/*" gives way to the paths of dir and "subdir/*" wildcards,
     cheapest first, for as long as the plan still fits. So what stays
-    wildcarded is where most paths are, and "/*" stays only when nothing
-    narrower fits. Paths that are wildcards already (keys with "~" or "*")
-    count toward *max_wildcards*. Deterministic.
+    wildcarded is where most paths are, and "/*" stays only when no single
+    narrowing fits (a greedy plan: not always the narrowest possible).
+    Paths that are wildcards already (keys with "~" or "*") count toward
+    *max_wildcards*. Deterministic.
     """
     if max_paths < 1 or max_wildcards < 1:
         raise ValueError("max_paths and max_wildcards must be at least 1")
@@ -965,7 +966,8 @@ def main(argv=None):
         settings = parse_settings(os.environ)._replace(dry_run=not args.apply)
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
+    logger.setLevel(settings.log_level)
     try:
         with open(args.event, encoding="utf-8") as handle:
             event = json.load(handle)

@@ -62,7 +62,8 @@ def load_event(name):
 
 @pytest.fixture(autouse=True)
 def clean_state(monkeypatch):
-    """Each test starts with no settings, an empty moto and no discovery cache."""
+    """Each test starts with no settings, an empty moto, no discovery cache and
+    the function's log level as at import (the local run may change it)."""
     import lambda_function
 
     for name in SETTINGS_VARS:
@@ -71,6 +72,9 @@ def clean_state(monkeypatch):
     request = urllib.request.Request(
         os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] + "/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
+    level = lambda_function.logger.level
+    yield
+    lambda_function.logger.setLevel(level)
 
 
 @pytest.fixture

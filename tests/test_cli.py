@@ -102,3 +102,10 @@ def test_warn_is_a_log_level(monkeypatch, capsys):
     assert lf.main(["tests/events/s3-delete.json"]) == 0
     assert json.loads(capsys.readouterr().out)["invalidations"][0]["Paths"] == ["/old/page.html"]
     assert lf.parse_settings({"LOG_LEVEL": "WARN"}).log_level == "WARNING"
+
+
+def test_the_local_run_honours_log_level():
+    quiet = run("tests/events/s3-delete.json", DISTRIBUTION_ID="E1", LOG_LEVEL="ERROR")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    chatty = run("tests/events/s3-delete.json", DISTRIBUTION_ID="E1", LOG_LEVEL="DEBUG")
+    assert "INFO DRY_RUN: would invalidate 1 path(s)" in chatty.stderr
