@@ -390,7 +390,7 @@ def test_plan_paths_is_deterministic():
 
 
 def test_plan_paths_rejects_nonsense():
-    with pytest.raises(ValueError, match="max_paths and max_wildcards must be at least 1"):
+    with pytest.raises(ValueError, match="^max_paths and max_wildcards must be at least 1$"):
         lf.plan_paths(["/a"], 0)
     with pytest.raises(ValueError, match="at least 1"):
         lf.plan_paths(["/a"], 5, 0)

@@ -740,3 +740,42 @@ def test_a_bad_setting_message_says_what_to_do(env, message):
 def test_settings_at_their_edges():
     assert lf.parse_settings({"MAX_PATHS": "1"}).max_paths == 1
     assert lf.parse_settings({"DISTRIBUTION_ID": "E1", "ORIGIN_PATH": "/XBOX/"}).origin_path == "XBOX/"
+
+
+def _sqs_wrap(event):
+    return {"Records": [{"messageId": "m", "eventSource": "aws:sqs", "body": json.dumps(event)}]}
+
+
+def _sns_record_wrap(event):
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "n", "Message": json.dumps(event)}}]}
+
+
+def _destination_wrap(event):
+    return {"requestContext": {"requestId": "r", "condition": "RetriesExhausted"}, "requestPayload": event}
+
+
+@pytest.mark.parametrize("wrap", [_sqs_wrap, _sns_record_wrap, _destination_wrap],
+                         ids=["SQS record", "SNS record", "destination record"])
+@pytest.mark.parametrize("depth, found", [(4, 1), (5, 0)])
+def test_every_envelope_counts_one_level_toward_the_nesting_limit(caplog, wrap, depth, found):
+    event = load_event("s3-delete")
+    for _ in range(depth):
+        event = wrap(event)
+    with caplog.at_level(logging.WARNING):
+        assert len(lf.object_events(event)) == found
+    assert ("envelopes nested too deep" in caplog.text) is (not found)
+
+
+def test_a_bad_replayed_payload_is_named_where_it_is(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(_destination_wrap("not an event")) == []
+    assert messages(caplog, logging.WARNING) == [
+        "event.requestPayload: expected a JSON object, got str; skipped"]
+
+
+@pytest.mark.parametrize("detail", ["a string", ["a", "list"], None])
+def test_an_eventbridge_event_whose_detail_is_no_object_is_skipped(caplog, detail):
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(event) == []
+    assert "expected a string at detail.object.key, got None; skipped" in caplog.text
