@@ -83,6 +83,14 @@ def cf():
     return boto3.client("cloudfront")
 
 
+@pytest.fixture
+def dist(cf, monkeypatch):
+    """A moto distribution serving example-bucket, set as DISTRIBUTION_ID."""
+    dist_id = create_distribution(cf, "example-bucket.s3.amazonaws.com")
+    monkeypatch.setenv("DISTRIBUTION_ID", dist_id)
+    return dist_id
+
+
 def sqs_batch(keys, bucket="example-bucket"):
     """Return an SQS event of one S3 ObjectCreated:Put message per (form-encoded) key."""
     return {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps({"Records": [{

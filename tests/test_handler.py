@@ -20,13 +20,6 @@ import lambda_function as lf
 BUCKET = "example-bucket.s3.amazonaws.com"
 
 
-@pytest.fixture
-def dist(cf, monkeypatch):
-    dist_id = create_distribution(cf, BUCKET)
-    monkeypatch.setenv("DISTRIBUTION_ID", dist_id)
-    return dist_id
-
-
 def test_every_key_in_one_invalidation(cf, dist, caplog):
     with caplog.at_level(logging.INFO):
         result = lf.lambda_handler(load_event("s3-put"), None)

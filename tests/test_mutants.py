@@ -20,13 +20,6 @@ BUCKET = "example-bucket.s3.amazonaws.com"
 DIST = "E2QWRUHAPOMQZL"
 
 
-@pytest.fixture
-def dist(cf, monkeypatch):
-    dist_id = create_distribution(cf, BUCKET)
-    monkeypatch.setenv("DISTRIBUTION_ID", dist_id)
-    return dist_id
-
-
 def metrics(capsys):
     """The embedded-metric document the last invocation printed."""
     return json.loads(capsys.readouterr().out.splitlines()[-1])
