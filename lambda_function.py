@@ -679,10 +679,11 @@ class _Submission:
             invalidation_id = response["Invalidation"]["Id"]
         except ClientError as error:
             code, message = _code_and_message(error)
-            if code == "InvalidArgument" and "path" in message.lower():
+            reused = code == "InvalidationBatchAlreadyExists" or (
+                code == "InvalidArgument" and "caller reference" in message.lower())
+            if not reused and code == "InvalidArgument" and "path" in message.lower():
                 raise _PathsRefused(f"{what} refused: {code}: {message}") from error
-            if code != "InvalidationBatchAlreadyExists" and not (
-                    code == "InvalidArgument" and "caller reference" in message.lower()):
+            if not reused:
                 raise InvalidationError(f"{what} refused: {error}") from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.

@@ -292,3 +292,10 @@ def test_one_denied_distribution_fails_only_its_messages(monkeypatch, clock):
 def test_default_budget_without_a_context(clock):
     assert lf.deadline_for(None) == clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S
     assert lf.deadline_for(FakeContext(clock, 10)) == clock() + 10 - lf._SAFETY_MARGIN_S
+
+
+def test_a_reused_reference_whose_message_mentions_paths_is_still_done(stub, clock):
+    error(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
+                                         "a previous invalidation batch with other paths.")
+    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    assert result["invalidations"][0]["Id"] is None
