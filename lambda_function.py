@@ -566,8 +566,6 @@ def caller_reference(distribution_id, paths, events):
 # which botocore never does. Each attempt's read timeout is cut to the time
 # left (see _bound_read_timeout).
 _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
-cloudfront = boto3.client("cloudfront", config=BotoConfig(
-    retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S))
 
 _THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                      "TooManyInvalidationsInProgress"}
@@ -613,7 +611,17 @@ def _bound_read_timeout(context, **_):
     context["read_timeout"] = max(0.1, min(_READ_TIMEOUT_S, _attempt_deadline - _clock()))
 
 
-cloudfront.meta.events.register("before-call.cloudfront", _bound_read_timeout)
+def new_client():
+    """Return a CloudFront client as this module uses it: no botocore retries,
+    each attempt's read timeout bounded by the deadline."""
+    client = boto3.client("cloudfront", config=BotoConfig(
+        retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
+        read_timeout=_READ_TIMEOUT_S))
+    client.meta.events.register("before-call.cloudfront", _bound_read_timeout)
+    return client
+
+
+cloudfront = new_client()
 
 
 def _with_retries(call, what, deadline, counts):
@@ -861,11 +869,12 @@ def lambda_handler(event, context):
     finally:
         print(metrics_document(counts, getattr(context, "function_name", None)
                                or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
+    sqs = _is_sqs(event)
     if not failed:
-        return {"batchItemFailures": []} if _is_sqs(event) else {"invalidations": results}
+        return {"batchItemFailures": []} if sqs else {"invalidations": results}
     reason = "; ".join(errors) or f"{len(failed)} record(s) not invalidated"
     messages = {event.message for event in failed}
-    if not _is_sqs(event) or not results or None in messages:
+    if not sqs or not results or None in messages:
         raise InvalidationError(reason)
     logger.error("%d SQS message(s) returned to the queue: %s", len(messages), reason)
     return {"batchItemFailures": [{"itemIdentifier": m} for m in sorted(messages)]}

@@ -82,20 +82,16 @@ from typing import NamedTuple
 
 DISTRIBUTION_ID = "E2QWRUHAPOMQZL"
 
-# Configuration and fake credentials before lambda_function makes its client.
+# Fake credentials and no AWS config files (bench.py sets them as it is
+# imported), then this run's configuration, before lambda_function makes its client.
+import bench  # noqa: E402,F401
+
 os.environ.update({
     "DISTRIBUTION_ID": DISTRIBUTION_ID,
     "LOG_LEVEL": "WARNING",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_ENDPOINT_URL": "http://127.0.0.1:9",   # closed port: a call that escapes fails fast
 })
-for name in ("AWS_PROFILE", "ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN"):
+for name in ("ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN", "MAX_PATHS", "DRY_RUN"):
     os.environ.pop(name, None)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -46,8 +46,7 @@ def pytest_configure(config):
     # server that is gone: give it a client, configured alike, for this one.
     module = sys.modules.get("lambda_function")
     if module is not None:
-        module.cloudfront = boto3.client("cloudfront", config=module.cloudfront.meta.config)
-        module.cloudfront.meta.events.register("before-call.cloudfront", module._bound_read_timeout)
+        module.cloudfront = module.new_client()
 
 
 def pytest_unconfigure(config):
@@ -109,6 +108,14 @@ def assert_fits_and_covers(plan, paths, max_paths=3000):
         # "dir/*" is not relied on for the index path "dir/"
         assert path in plan or any(path.startswith(w) and (path != w or not w.endswith("/"))
                                    for w in wildcards), path
+
+
+def s3_upload(*keys, bucket="example-bucket"):
+    """Return a direct S3 event of one ObjectCreated:Put record per (form-encoded) key."""
+    return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+                         "s3": {"bucket": {"name": bucket},
+                                "object": {"key": key, "sequencer": f"{i:04X}"}}}
+                        for i, key in enumerate(keys)]}
 
 
 def create_distribution(cf, *origins):

@@ -4,16 +4,13 @@ CloudFront with real distributions (no DISTRIBUTION_ID unless a test sets it).""
 import logging
 
 import pytest
-from conftest import create_distribution, invalidations
+from conftest import create_distribution, invalidations, s3_upload
 
 import lambda_function as lf
 
 
 def upload(*keys, bucket="assets"):
-    return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
-                         "s3": {"bucket": {"name": bucket},
-                                "object": {"key": key, "sequencer": f"{i:04X}"}}}
-                        for i, key in enumerate(keys)]}
+    return s3_upload(*keys, bucket=bucket)
 
 
 def paths_of(cf, dist_id):

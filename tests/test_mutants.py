@@ -13,6 +13,7 @@ import strict_cloudfront
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.stub import ANY, Stubber
 from conftest import FakeContext, create_distribution, invalidations, load_event, sqs_batch
+from conftest import s3_upload as upload
 
 import lambda_function as lf
 
@@ -27,13 +28,6 @@ def metrics(capsys):
 
 def messages(caplog, level=None):
     return [r.getMessage() for r in caplog.records if level is None or r.levelno == level]
-
-
-def upload(*keys, bucket="example-bucket"):
-    return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
-                         "s3": {"bucket": {"name": bucket},
-                                "object": {"key": key, "sequencer": f"{i:04X}"}}}
-                        for i, key in enumerate(keys)]}
 
 
 # -- The plan: limits and where the wildcards go ---------------------------------
