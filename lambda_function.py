@@ -3,7 +3,8 @@
 Entry points:
 
     lambda_handler(event, context)   the AWS Lambda handler
-    main(argv)                       the local run: python lambda_function.py EVENT.json [--apply]
+    main(argv)                       the local run: python lambda_function.py EVENT.json [--apply],
+                                     or a preview: python lambda_function.py --keys FILE
 
 An AWS Lambda function, standard library and boto3 only. It accepts S3 event
 notifications however they arrive (directly, through SQS, SNS, SNS then SQS,
@@ -406,20 +407,24 @@ _LEFT_OUT = {
 }
 
 
-def plan_invalidations(events, routes, settings, skipped=None):
+def plan_invalidations(events, routes, settings, skipped=None, left_out=None):
     """Return one Invalidation per distribution for *events*, sorted by id.
 
     *routes* maps each bucket to its (distribution id, origin prefix) pairs.
     Keys matching settings.exclude are left out; the paths of a distribution
     are wildcarded down to settings.max_paths (see plan_paths). The Counter
-    *skipped* counts what is left out, by reason.
+    *skipped* counts what is left out, by reason; the empty dict *left_out*,
+    if given, gets its keys, by reason (for the preview, see main).
     """
     skipped = Counter() if skipped is None else skipped
+    left_out = {} if left_out is None else left_out   # reason -> [key, ...]
     wanted = {}   # distribution id -> [(ObjectEvent, its paths there), ...]
     exclude, index_document = settings.exclude, settings.index_document
     for event in events:
         if exclude and exclude.search(event.key):
-            skipped["Excluded"] += 1
+            # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
+            logger.debug("%r matches EXCLUDE_PATTERN %r; not invalidated", event.key, exclude.pattern)
+            left_out.setdefault("Excluded", []).append(event.key)
             continue
         served = False
         for dist_id, prefix in routes.get(event.bucket, ()):
@@ -428,10 +433,12 @@ def plan_invalidations(events, routes, settings, skipped=None):
                 served = True
                 wanted.setdefault(dist_id, []).append((event, found))
         if not served:
-            skipped["Unserved" if routes.get(event.bucket) else "NoDistribution"] += 1
+            reason = "Unserved" if routes.get(event.bucket) else "NoDistribution"
+            left_out.setdefault(reason, []).append(event.key)
     for reason, (level, text) in _LEFT_OUT.items():
-        if skipped[reason]:
-            logger.log(level, "%d key(s) %s", skipped[reason], text)
+        if left_out.get(reason):
+            skipped[reason] += len(left_out[reason])
+            logger.log(level, "%d key(s) %s", len(left_out[reason]), text)
     plans = []
     for dist_id, sources in sorted(wanted.items()):
         planned = plan_paths({p for _, found in sources for p in found}, settings.max_paths)
@@ -961,36 +968,138 @@ def _is_sqs(event):
 
 # -- Local run ---------------------------------------------------------------
 
+_USAGE = """python lambda_function.py [-h] [--apply] event
+       python lambda_function.py --keys FILE"""
+_SETTINGS_HELP = """\
+settings, read from the environment as in Lambda:
+  DISTRIBUTION_ID  comma-separated distribution ids; unset: discover the bucket's distributions
+  ORIGIN_PATH      the key prefix the distribution's origin path maps to / (with DISTRIBUTION_ID)
+  INDEX_DOCUMENT   e.g. index.html: a change to dir/index.html also invalidates dir/
+  EXCLUDE_PATTERN  a Python regular expression; keys it matches are not invalidated
+  MAX_PATHS        most paths in one invalidation, 1 to 3000 (default 100); more become wildcards
+  DRY_RUN          true: log instead of invalidating (in Lambda; the local run sends only with --apply)
+  LOG_LEVEL        DEBUG (also names each excluded key), INFO (default), WARNING, ERROR, CRITICAL
+
+examples:
+  DISTRIBUTION_ID=E2QWRUHAPOMQZL python lambda_function.py tests/events/s3-put.json
+  cd public && find assets -type f | python ../lambda_function.py --keys -
+"""
+# The distribution a preview plans for when DISTRIBUTION_ID is unset.
+_STAND_IN = "(stand-in)"
+
+
 def main(argv=None):
-    """Print, as JSON, the invalidations an event file would create; return the exit status."""
+    """Print what an event, or a deploy of some keys (--keys), would invalidate; return the exit status."""
     parser = argparse.ArgumentParser(
-        prog="python lambda_function.py",
+        prog="python lambda_function.py", usage=_USAGE, epilog=_SETTINGS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Print the CloudFront invalidations that a Lambda event would create. "
-                    "Settings come from the environment, as in Lambda (see the README).")
-    parser.add_argument("event", help="a JSON file holding the Lambda event")
+                    "Settings come from the environment, as in Lambda (see the README).\n"
+                    "With --keys, preview what a deploy of those object keys would invalidate.")
+    parser.add_argument("event", nargs="?",
+                        help="a JSON file holding the Lambda event, or - to read it from stdin")
+    parser.add_argument("--keys", metavar="FILE",
+                        help="preview: a file of S3 object keys, one a line (- for stdin), as your "
+                             "deploy would upload them; never calls AWS")
     parser.add_argument("--apply", action="store_true",
                         help="really create the invalidations, with your AWS credentials "
                              "(without it nothing is sent; discovery still lists distributions)")
     args = parser.parse_args(argv)
+    if (args.event is None) == (args.keys is None):
+        both = ", not both" if args.keys is not None else ""
+        parser.error(f"give an event file (- reads stdin) or --keys FILE{both}")
+    if args.keys is not None and args.apply:
+        parser.error("--keys only previews, it never calls AWS: drop --apply")
     try:
         settings = parse_settings(os.environ)._replace(dry_run=not args.apply)
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
     logger.setLevel(settings.log_level)
+    path, what = ((args.keys, "a file of object keys, one a line") if args.keys is not None else
+                  (args.event, "a JSON file holding a Lambda event (e.g. tests/events/s3-put.json)"))
+    data = _read_input(path, what, parser)
+    if args.keys is not None:
+        print(preview(data, settings), end="")
+        return 0
     try:
-        with open(args.event, encoding="utf-8") as handle:
-            event = json.load(handle)
+        event = json.loads(data)
     except (ValueError, RecursionError) as error:
-        parser.exit(1, f"error: {args.event} is not JSON: {error}\n")
-    except OSError as error:
-        parser.exit(1, f"error: {error}\n")
+        parser.exit(1, f"error: {'stdin' if args.event == '-' else args.event} is not JSON: {error}\n")
     try:
         results, failed, _ = invalidate(event, settings, deadline_for(None), Counter())
     except InvalidationError as error:
         parser.exit(1, f"error: {error}\n")
     print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
     return 1 if failed else 0
+
+
+def _read_input(path, what, parser):
+    """Return the bytes of the file *path*, or of stdin for "-"; exit in one line if unreadable.
+
+    *what* says what the file should be, for the message when there is none.
+    """
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        parser.exit(1, f"error: {path}: no such file. Give {what}, or - to read stdin\n")
+    except OSError as error:
+        parser.exit(1, f"error: {path}: {error.strerror or error}\n")
+
+
+def preview(data, settings):
+    """Return, for a person to read, what a deploy of the keys in *data* would invalidate.
+
+    *data* holds raw S3 keys (not form-encoded) one a line, as bytes; blank
+    lines are ignored and a leading "./" (as find prints) is dropped. A key S3
+    would not take is reported. The plan is the handler's (plan_invalidations),
+    for DISTRIBUTION_ID or, when unset, a stand-in distribution serving the
+    whole bucket. Nothing is sent to AWS.
+    """
+    events, invalid = [], []   # every key in one bucket, named ""
+    for number, line in enumerate(data.splitlines(), 1):
+        key = line.decode(errors="surrogateescape").removeprefix("./")
+        if key.strip():
+            try:   # the checks a notification's key gets
+                events.append(_object_event({}, key, "ObjectCreated:Put", "", version="", message_id=None))
+            except _Malformed as problem:
+                invalid.append(f"line {number}: {problem}")
+    targets = [(dist_id, settings.origin_path) for dist_id in settings.distribution_ids or (_STAND_IN,)]
+    left_out = {}
+    plans = plan_invalidations(events, {"": targets}, settings, left_out=left_out)
+    lines = [*_preview_settings(settings), "", f"{len(events)} key(s) read."]
+    for plan in plans:
+        lines.append(f"\nWould invalidate on {plan.distribution_id}: {len(plan.paths)} path(s), "
+                     f"{_wildcards(plan.paths)} of them wildcard(s), for {plan.records} key(s)")
+        exact = {path for _, found in plan.sources for path in found}
+        if set(plan.paths) != exact:
+            lines.append(f"  (their {len(exact)} paths are more than MAX_PATHS or "
+                         f"{CLOUDFRONT_MAX_WILDCARDS} wildcards allow: wildcards cover them)")
+        lines.extend(f"  {path}" for path in plan.paths)
+    if not plans:
+        lines.append("\nWould invalidate nothing.")
+    for reason, (_, text) in _LEFT_OUT.items():
+        if left_out.get(reason):
+            lines.append(f"\nLeft out: {len(left_out[reason])} key(s) {text}:")
+            lines.extend(f"  {key!r}" for key in left_out[reason])
+    if invalid:
+        lines.append(f"\nLeft out: {len(invalid)} line(s) that are not S3 keys:")
+        lines.extend(f"  {problem}" for problem in invalid)
+    return "\n".join(lines) + "\n"
+
+
+def _preview_settings(settings):
+    """Return the lines that tell a preview's reader which settings it used."""
+    shown = {"DISTRIBUTION_ID": ",".join(settings.distribution_ids) or
+             f"unset: planned for {_STAND_IN}, serving the whole bucket (in Lambda: each "
+             "distribution that serves the bucket, with its own origin path)",
+             "ORIGIN_PATH": settings.origin_path, "INDEX_DOCUMENT": settings.index_document,
+             "EXCLUDE_PATTERN": settings.exclude and settings.exclude.pattern,
+             "MAX_PATHS": settings.max_paths}
+    return ["Settings:", *(f"  {name:<16} {value or '(none)'}" for name, value in shown.items())]
 
 
 if __name__ == "__main__":
