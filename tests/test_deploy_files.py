@@ -1,9 +1,11 @@
-"""The policies, template.yaml and samconfig.toml say what the code needs, and no more."""
+"""The policies, template.yaml and samconfig.toml say what the code needs, and no more;
+the dashboard graphs what the function emits."""
 
 import json
 import pathlib
 import re
 import tomllib
+from collections import Counter
 
 import pytest
 import yaml
@@ -183,3 +185,74 @@ def test_sam_build_packages_in_source():
 def test_license_is_mit():
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "Copyright (c) 2026 the s3-cloudfront-invalidator authors" in text
+
+
+@pytest.fixture(scope="module")
+def dashboard(template):
+    """The dashboard's widgets, its body parsed as JSON with ${...} left in place."""
+    resource = template["Resources"]["InvalidatorDashboard"]
+    assert resource["Type"] == "AWS::CloudWatch::Dashboard"
+    body = resource["Properties"]["DashboardBody"]   # a !Sub string
+    # The one ${...} that stands outside a JSON string is a number parameter.
+    return json.loads(body.replace("${MaxMessageAgeSeconds}", "900"))["widgets"]
+
+
+def dashboard_metrics(widgets):
+    """Return (namespace, metric, {dimension: value}, widget) for each metric the dashboard graphs."""
+    found = []
+    for widget in widgets:
+        for row in widget["properties"].get("metrics", ()):
+            names = [item for item in row if isinstance(item, str)]
+            found.append((names[0], names[1], dict(zip(names[2::2], names[3::2], strict=True)), widget))
+    return found
+
+
+def test_the_dashboard_graphs_what_the_function_emits(dashboard):
+    emitted = json.loads(lf.metrics_document(Counter(), "f"))["_aws"]["CloudWatchMetrics"][0]
+    (dimensions,) = emitted["Dimensions"]
+    own = [(name, dims) for namespace, name, dims, _ in dashboard_metrics(dashboard)
+           if namespace == emitted["Namespace"]]
+    for name, dims in own:
+        assert name in lf.METRICS, name
+        assert dims == dict.fromkeys(dimensions, "${InvalidatorFunction}"), (name, dims)
+    named = [name for name, _ in own]
+    assert len(named) == len(set(named))
+    assert {"PathsSent", "InvalidationsCreated", "WildcardsSent", "Throttles", "RecordsFailed"} <= set(named)
+    assert set(named) == set(lf.METRICS), "a metric the function emits is not on the dashboard"
+
+
+def test_the_dashboards_queue_widgets_name_the_templates_queues(template, dashboard):
+    others = [(namespace, name, dims, widget) for namespace, name, dims, widget in dashboard_metrics(dashboard)
+              if namespace != "CloudFrontInvalidator"]
+    sqs = {(name, dims["QueueName"]): widget for namespace, name, dims, widget in others if namespace == "AWS/SQS"}
+    assert set(sqs) == {("ApproximateAgeOfOldestMessage", "${InvalidationQueue.QueueName}"),
+                        ("ApproximateNumberOfMessagesVisible", "${InvalidationDeadLetterQueue.QueueName}")}
+    for (_, queue), widget in sqs.items():
+        assert template["Resources"][queue[2:].split(".")[0]]["Type"] == "AWS::SQS::Queue"
+        assert widget["properties"]["stat"] == "Maximum"
+    # The alarms' thresholds, drawn on the queues' graphs.
+    age = sqs["ApproximateAgeOfOldestMessage", "${InvalidationQueue.QueueName}"]["properties"]
+    assert age["annotations"]["horizontal"][0]["value"] == 900   # ${MaxMessageAgeSeconds}, as read
+    lambda_metrics = {(name, dims["FunctionName"]) for namespace, name, dims, _ in others if namespace == "AWS/Lambda"}
+    assert lambda_metrics == {("Invocations", "${InvalidatorFunction}"), ("Errors", "${InvalidatorFunction}")}
+    assert {namespace for namespace, *_ in others} == {"AWS/SQS", "AWS/Lambda"}
+
+
+def test_the_dashboard_is_well_formed(template, dashboard):
+    body = template["Resources"]["InvalidatorDashboard"]["Properties"]["DashboardBody"]
+    for name in re.findall(r"\$\{([^}]+)\}", body):
+        known = {*template["Resources"], *template["Parameters"], "AWS::Region"}
+        assert name.split(".")[0] in known, name
+    for widget in dashboard:
+        assert 0 <= widget["x"] and widget["x"] + widget["width"] <= 24
+        if widget["type"] == "metric":
+            properties = widget["properties"]
+            assert properties["region"] == "${AWS::Region}" and properties["period"] == 300
+            assert properties["title"]
+    cells = [(w["x"] + dx, w["y"] + dy) for w in dashboard for dx in range(w["width"]) for dy in range(w["height"])]
+    assert len(cells) == len(set(cells)), "widgets overlap"
+    name = template["Resources"]["InvalidatorDashboard"]["Properties"]["DashboardName"]
+    assert name == "${AWS::StackName}-${AWS::Region}"   # dashboards are global: one per stack and region
+    url = template["Outputs"]["DashboardUrl"]["Value"]
+    assert url == ("https://console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}"
+                   "#dashboards:name=${InvalidatorDashboard}")
