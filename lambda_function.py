@@ -423,7 +423,7 @@ def plan_invalidations(events, routes, settings, skipped=None, left_out=None):
     for event in events:
         if exclude and exclude.search(event.key):
             # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
-            logger.debug("%r matches EXCLUDE_PATTERN %r; not invalidated", event.key, exclude.pattern)
+            logger.debug("%r matches EXCLUDE_PATTERN; not invalidated", event.key)
             left_out.setdefault("Excluded", []).append(event.key)
             continue
         served = False
@@ -1082,9 +1082,10 @@ def preview(data, settings):
     if not plans:
         lines.append("\nWould invalidate nothing.")
     for reason, (_, text) in _LEFT_OUT.items():
-        if left_out.get(reason):
-            lines.append(f"\nLeft out: {len(left_out[reason])} key(s) {text}:")
-            lines.extend(f"  {key!r}" for key in left_out[reason])
+        keys = sorted(set(left_out.get(reason, ())))
+        if keys:
+            lines.append(f"\nLeft out: {len(keys)} key(s) {text}:")
+            lines.extend(f"  {key!r}" for key in keys)
     if invalid:
         lines.append(f"\nLeft out: {len(invalid)} line(s) that are not S3 keys:")
         lines.extend(f"  {problem}" for problem in invalid)
