@@ -206,7 +206,7 @@ def test_rejects_what_is_not_a_standard_queue_arn(arn, capsys):
 
 def test_help():
     status, out, err = run("--help")
-    assert status == 0 and "--queue-arn" in out and "--dry-run" in out and err == ""
+    assert status == 0 and "--queue-arn" in out and "--dry-run" in out and "--remove" in out and err == ""
 
 
 @pytest.mark.parametrize("event, other, overlaps", [
@@ -226,3 +226,131 @@ def test_template_output_runs_this_script():
     text = (ROOT / "template.yaml").read_text()
     assert ("python3 connect_bucket.py --bucket ${BucketName} --queue-arn ${InvalidationQueue.Arn}" in text)
     assert "put-bucket-notification-configuration" not in text
+
+
+# -- --remove: taking the connection out again (docs/uninstall.md) -------------------
+
+OTHERS = {
+    "TopicConfigurations": [{"Id": "restores", "TopicArn": "arn:aws:sns:us-east-1:123456789012:restores",
+                             "Events": ["s3:ObjectRestore:Completed"]}],
+    "QueueConfigurations": [{"Id": "replication", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:other",
+                             "Events": ["s3:Replication:OperationFailedReplication"],
+                             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}],
+    "LambdaFunctionConfigurations": [{
+        "Id": "tags", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:tags",
+        "Events": ["s3:ObjectTagging:*"]}],
+}
+
+
+def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, monkeypatch, capsys):
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        **OTHERS, "EventBridgeConfiguration": {}})
+    before = notifications(s3, bucket)
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
+    assert notifications(s3, bucket) != before
+    # As in test_keeps_every_other_notification: moto leaves EventBridgeConfiguration out of
+    # its GET answer, where S3 has it; put it back and record what the script writes.
+    sent = []
+    real_client = boto3.client
+
+    def client(*args, **kwargs):
+        made = real_client(*args, **kwargs)
+        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
+                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
+        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
+                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
+        return made
+
+    monkeypatch.setattr(connect_bucket.boto3, "client", client)
+    capsys.readouterr()
+
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 0
+
+    assert notifications(s3, bucket) == before
+    (put,) = sent
+    assert put["NotificationConfiguration"] == {**before, "EventBridgeConfiguration": {}}
+    out = capsys.readouterr().out
+    assert f"no longer notifies {queue_arn}" in out and "kept 3 other configuration(s) and EventBridge" in out
+
+
+def test_remove_leaves_an_empty_configuration_when_it_was_alone(s3, bucket, queue_arn):
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 0
+    assert notifications(s3, bucket) == {}
+
+
+def test_remove_twice_or_when_absent_says_so(s3, bucket, queue_arn):
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=OTHERS)
+    before = notifications(s3, bucket)
+    assert run("--bucket", bucket, "--queue-arn", queue_arn)[0] == 0
+    assert run("--bucket", bucket, "--queue-arn", queue_arn, "--remove")[0] == 0
+    for _ in range(2):   # a second removal, and a removal where it never was
+        status, out, err = run("--bucket", bucket, "--queue-arn", queue_arn, "--remove")
+        assert (status, err) == (0, "")
+        assert out == f"s3://{bucket} has no notification configuration 'cloudfront-invalidation'; nothing to remove\n"
+        assert notifications(s3, bucket) == before
+
+
+def test_remove_leaves_a_configuration_made_for_another_queue(s3, bucket, queue_arn, capsys):
+    other = {"QueueConfigurations": [{**OURS, "QueueArn": queue_arn + "-other-stack"}]}
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=other)
+    before = notifications(s3, bucket)
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "nothing removed" in err and queue_arn + "-other-stack" in err
+    assert notifications(s3, bucket) == before
+
+
+def test_remove_dry_run_prints_what_would_be_left(s3, bucket, queue_arn, capsys):
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=OTHERS)
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
+    connected = notifications(s3, bucket)
+    capsys.readouterr()
+    assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove", "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        kind: [c for c in connected[kind] if c.get("Id") != "cloudfront-invalidation"] for kind in OTHERS}
+    assert notifications(s3, bucket) == connected
+
+
+def test_remove_on_a_missing_bucket_is_one_clean_line(endpoint, queue_arn):
+    status, out, err = run("--bucket", "no-such-bucket-here", "--queue-arn", queue_arn, "--remove")
+    assert (status, out) == (1, "")
+    assert err.startswith("connect_bucket.py: error: s3://no-such-bucket-here: NoSuchBucket")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_destination_s3_cannot_validate_is_named(monkeypatch, capsys):
+    """S3 checks every destination of the configuration it is given (a deleted function still named
+    there fails every write) and names each one it could not validate in ArgumentNameN and
+    ArgumentValueN; the message says which, and what to do."""
+    from botocore.exceptions import ClientError
+    from botocore.parsers import create_parser
+
+    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidArgument</Code><Message>Unable to '
+            b'validate the following destination configurations</Message><ArgumentName1>arn:aws:lambda:'
+            b'eu-west-1:123456789012:function:gone, null</ArgumentName1><ArgumentValue1>Not authorized to '
+            b'invoke function [arn:aws:lambda:eu-west-1:123456789012:function:gone]</ArgumentValue1>'
+            b'<RequestId>R</RequestId><HostId>H</HostId></Error>')
+    model = boto3.client("s3", region_name="eu-west-1").meta.service_model
+    parsed = create_parser("rest-xml").parse({"status_code": 400, "headers": {}, "body": body},
+                                             model.operation_model("PutBucketNotificationConfiguration").output_shape)
+
+    class Stale:
+        def get_bucket_notification_configuration(self, **_):
+            return {"QueueConfigurations": [{**OURS, "QueueArn": "arn:aws:sqs:eu-west-1:123456789012:q"}],
+                    "LambdaFunctionConfigurations": [{
+                        "Id": "old", "Events": ["s3:ObjectTagging:*"],
+                        "LambdaFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:gone"}]}
+
+        def put_bucket_notification_configuration(self, **_):
+            raise ClientError(parsed, "PutBucketNotificationConfiguration")
+
+    monkeypatch.setattr(connect_bucket.boto3, "client", lambda *a, **k: Stale())
+    status = connect_bucket.main(["--bucket", "b", "--queue-arn", "arn:aws:sqs:eu-west-1:123456789012:q",
+                                  "--remove"])
+    err = capsys.readouterr().err
+    assert status == 1 and len(err.splitlines()) == 1
+    assert err.startswith("connect_bucket.py: error: s3://b: InvalidArgument: Unable to validate the following "
+                          "destination configurations (arn:aws:lambda:eu-west-1:123456789012:function:gone, null: "
+                          "Not authorized to invoke function")
+    assert "no longer exists or no longer lets S3 send to it" in err

@@ -34,9 +34,14 @@ def test_policies_are_least_privilege(name):
 
 DESTINATIONS = {"policy-destination-sqs.json": ("sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME"),
                 "policy-destination-sns.json": ("sns:Publish", "arn:aws:sns:REGION:ACCOUNT_ID:TOPIC_NAME")}
+# What Lambda's SQS event source needs to drain the on-failure destination queue
+# (docs/console-setup.md, "Replaying failed events"): the same three actions
+# template.yaml's PollQueue statement grants on the stack's queue.
+REPLAY = ("policy-replay-sqs.json", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+          "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME")
 
 
-@pytest.mark.parametrize("name", ["policy.json", "policy-discovery.json", *DESTINATIONS])
+@pytest.mark.parametrize("name", ["policy.json", "policy-discovery.json", *DESTINATIONS, REPLAY[0]])
 def test_policies_are_well_formed(name):
     policy = json.loads((ROOT / name).read_text())
     assert set(policy) == {"Version", "Statement"} and policy["Version"] == "2012-10-17"
@@ -56,6 +61,31 @@ def test_on_failure_destination_statement_is_least_privilege(name):
     (statement,) = statements(name)
     assert (statement["Action"], statement["Resource"]) == DESTINATIONS[name]
     assert "*" not in json.dumps(statement)
+
+
+def test_replay_statement_is_what_the_sqs_event_source_needs_on_one_queue(template):
+    """The statement to add before the replay trigger: the event source's three actions, one queue."""
+    name, actions, resource = REPLAY
+    (statement,) = statements(name)
+    assert (statement["Action"], statement["Resource"]) == (actions, resource)
+    # The stack's own SQS event source is granted exactly these actions.
+    poll = [s for s in template["Resources"]["InvalidatorRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+            ["Statement"] if isinstance(s, dict) and s.get("Sid") == "PollQueue"]
+    assert sorted(poll[0]["Action"]) == sorted(actions)
+    # The replayed queue is the on-failure destination: the same placeholder ARN.
+    assert resource == DESTINATIONS["policy-destination-sqs.json"][1]
+
+
+def test_ci_runs_parliament_on_every_policy_with_its_placeholders_filled():
+    """.ci/run lints policy*.json after filling each placeholder the policies use."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "for policy in policy*.json" in ci
+    placeholders = set()
+    for path in ROOT.glob("policy*.json"):
+        placeholders |= set(re.findall(r"\b[A-Z][A-Z_]*[A-Z]\b", path.read_text())) - {"Allow"}
+    assert placeholders >= {"ACCOUNT_ID", "REGION", "QUEUE_NAME"}
+    for placeholder in placeholders:
+        assert f"s/{placeholder}/" in ci, placeholder
 
 
 def test_explicit_policy_scopes_invalidation_to_the_distribution():

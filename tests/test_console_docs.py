@@ -1,0 +1,148 @@
+"""The AWS commands of docs/console-setup.md and docs/uninstall.md, run as written against moto.
+
+Their `sh aws` blocks need an AWS account; here each command runs, with its
+placeholders filled, through the AWS CLI (or Python, for connect_bucket.py)
+against moto's server, after the state the page describes has been arranged,
+and what it did is checked. `sam delete` is the one command left out: it
+deletes a CloudFormation stack, which moto's server does not build from a SAM
+template; .ci/run runs `sam validate` and `sam build` on the template instead.
+"""
+
+import io
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import zipfile
+
+import boto3
+import pytest
+
+import connect_bucket
+
+ROOT = pathlib.Path(__file__).parents[1]
+ACCOUNT = "123456789012"   # moto's account
+FILLED = {"BUCKET": "example-site", "REGION": "us-east-1", "ACCOUNT_ID": ACCOUNT,
+          "FUNCTION_NAME": "s3-cloudfront-invalidator", "ROLE_NAME": "s3-cloudfront-invalidator-role",
+          "QUEUE": "invalidator-InvalidationQueue-1"}
+NOT_RUN = {"sam delete"}
+
+
+def commands(page):
+    """The command lines of the `sh aws` blocks of docs/PAGE, in order, placeholders filled."""
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    blocks = re.findall(r"^ *```sh aws\n(.*?)^ *```", text, re.S | re.M)
+    lines = [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+    for placeholder, value in FILLED.items():
+        lines = [re.sub(rf"\b{placeholder}\b", value, line) for line in lines]
+    return lines
+
+
+def run(line):
+    """Run one documented command against moto; return its stdout."""
+    argv = shlex.split(line)
+    endpoint = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]   # conftest's moto server, every service
+    if argv[0] == "aws":
+        # The CLI's own endpoint option: awscli v1 does not read AWS_ENDPOINT_URL for every service.
+        argv = [sys.executable, "-m", "awscli", "--endpoint-url", endpoint, *argv[1:]]
+    elif argv[:2] == ["python3", "connect_bucket.py"]:
+        argv = [sys.executable, *argv[1:]]
+    else:
+        raise AssertionError(f"a command this test does not know how to run: {line}")
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint,
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_DEFAULT_REGION="us-east-1", PYTHONIOENCODING="utf-8")
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (line, done.stderr)
+    return done.stdout
+
+
+@pytest.fixture
+def client():
+    url = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]
+    return lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+
+def test_every_documented_command_is_run_here():
+    lines = commands("console-setup.md") + commands("uninstall.md")
+    assert len(lines) >= 8
+    for line in lines:
+        assert line in NOT_RUN or line.startswith(("aws ", "python3 connect_bucket.py ")), line
+        assert not re.search(r"\b[A-Z][A-Z_]*[A-Z]\b", line), line   # every placeholder filled
+
+
+def test_console_setup_queue_commands(client):
+    create, check = commands("console-setup.md")
+    assert create.startswith("aws sqs create-queue") and check.startswith("aws sqs get-queue-attributes")
+
+    url = json.loads(run(create))["QueueUrl"]
+
+    sqs = client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert "FifoQueue" not in attributes          # a standard queue: Lambda cannot deliver to FIFO
+    # Six times Setup 1's 60 s timeout, and 14 days, as the page says.
+    assert (int(attributes["VisibilityTimeout"]), int(attributes["MessageRetentionPeriod"])) == (360, 1209600)
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+    answer = json.loads(run(check))["Attributes"]
+    assert answer == {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
+def test_uninstall_setup_1_commands(client):
+    check, *deletes = commands("uninstall.md")[:6]
+    assert check.startswith("aws s3api get-bucket-notification-configuration")
+    s3, sqs, awslambda, logs, iam = (client(s) for s in ("s3", "sqs", "lambda", "logs", "iam"))
+    # What Setup 1 made: a role with the inline policy, the function, its queue and log group,
+    # and a bucket with another notification beside the (already removed) trigger.
+    role = iam.create_role(RoleName=FILLED["ROLE_NAME"], AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))
+    iam.put_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName="s3-cloudfront-invalidator",
+                        PolicyDocument=(ROOT / "policy.json").read_text())
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.write(ROOT / "lambda_function.py", "lambda_function.py")
+    awslambda.create_function(FunctionName=FILLED["FUNCTION_NAME"], Runtime="python3.13",
+                              Role=role["Role"]["Arn"], Handler="lambda_function.lambda_handler",
+                              Code={"ZipFile": code.getvalue()})
+    sqs.create_queue(QueueName="invalidation-failures")
+    logs.create_log_group(logGroupName=f"/aws/lambda/{FILLED['FUNCTION_NAME']}")
+    s3.create_bucket(Bucket=FILLED["BUCKET"])
+    other = {"TopicConfigurations": [{"Id": "restores", "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:t",
+                                      "Events": ["s3:ObjectRestore:Completed"]}]}
+    s3.put_bucket_notification_configuration(Bucket=FILLED["BUCKET"], NotificationConfiguration=other)
+
+    shown = json.loads(run(check))
+    assert "LambdaFunctionConfigurations" not in shown and shown["TopicConfigurations"][0]["Id"] == "restores"
+    for line in deletes:
+        run(line)
+
+    assert FILLED["FUNCTION_NAME"] not in [f["FunctionName"] for f in awslambda.list_functions()["Functions"]]
+    assert not sqs.list_queues().get("QueueUrls")
+    assert not logs.describe_log_groups()["logGroups"]
+    assert FILLED["ROLE_NAME"] not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+
+
+def test_uninstall_setup_2_commands(client):
+    lines = commands("uninstall.md")[6:]
+    assert len(lines) == 2 and lines[1] in NOT_RUN
+    s3, sqs = client("s3"), client("sqs")
+    url = sqs.create_queue(QueueName=FILLED["QUEUE"])["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert queue_arn in lines[0]
+    s3.create_bucket(Bucket=FILLED["BUCKET"])
+    other = {"TopicConfigurations": [{"Id": "restores", "TopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:t",
+                                      "Events": ["s3:ObjectRestore:Completed"]}]}
+    s3.put_bucket_notification_configuration(Bucket=FILLED["BUCKET"], NotificationConfiguration=other)
+    before = s3.get_bucket_notification_configuration(Bucket=FILLED["BUCKET"])
+    before.pop("ResponseMetadata")
+    assert connect_bucket.main(["--bucket", FILLED["BUCKET"], "--queue-arn", queue_arn]) == 0
+
+    out = run(lines[0])
+
+    after = s3.get_bucket_notification_configuration(Bucket=FILLED["BUCKET"])
+    after.pop("ResponseMetadata")
+    assert after == before and "kept 1 other configuration(s)" in out
+    assert "nothing to remove" in run(lines[0])
