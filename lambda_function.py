@@ -290,7 +290,7 @@ def _from_eventbridge(message, message_id):
     detail = message.get("detail")
     obj = detail.get("object") if isinstance(detail, dict) else None
     key = _raw_key(obj, "detail")
-    # EventBridge keys are the key itself, not form-encoded (see the README).
+    # EventBridge keys are the key itself, not form-encoded (see docs/how-it-works.md, "Decoding").
     return _object_event(detail, key, name, message.get("time"), message_id=message_id,
                          version=obj.get("sequencer") or obj.get("etag") or obj.get("version-id"))
 

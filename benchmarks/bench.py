@@ -375,7 +375,7 @@ def run_import_benchmark():
 # -- Summary ---------------------------------------------------------------------
 
 def print_summary(handler, deploy, imports):
-    """Print a markdown table of the headline numbers, for the README."""
+    """Print a markdown table of the headline numbers, for docs/cost-and-limits.md."""
     print("Summary (markdown)\n")
     print("| Measure | Result | Target |")
     print("|---|---|---|")
