@@ -63,7 +63,10 @@ DISCOVERY_TTL_S = 300
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 _LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "WARN": "WARNING",
-               "ERROR": "ERROR", "CRITICAL": "CRITICAL"}
+               "ERROR": "ERROR", "CRITICAL": "CRITICAL", "TRACE": "DEBUG", "FATAL": "CRITICAL"}
+# The application log levels of Lambda's Logging configuration (JSON format only), most detail first:
+# https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+_LAMBDA_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
 class Settings(NamedTuple):
@@ -116,13 +119,24 @@ def parse_settings(env):
     dry_run = (env.get("DRY_RUN") or "").strip().lower()
     if dry_run not in _TRUE + _FALSE:
         raise ValueError(f"DRY_RUN: expected true or false, got {dry_run!r}")
-    log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+    # LOG_LEVEL, when set, wins; otherwise the level chosen in the console's Logging configuration.
+    log_level = (env.get("LOG_LEVEL") or "").strip().upper() or lambda_log_level(env)
     if log_level not in _LOG_LEVELS:
         raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or "
-                         f"CRITICAL, got {log_level!r}")
+                         f"CRITICAL (or Lambda's TRACE, FATAL), got {log_level!r}")
     return Settings(distribution_ids=distribution_ids, origin_path=origin_path and origin_path + "/",
                     index_document=index_document, exclude=exclude, max_paths=int(max_paths),
                     dry_run=dry_run in _TRUE, log_level=_LOG_LEVELS[log_level])
+
+
+def lambda_log_level(env):
+    """Return the application log level Lambda filters the function's output at, "INFO" if none.
+
+    AWS_LAMBDA_LOG_LEVEL is set by the console's Logging configuration (JSON
+    format). Like Lambda's Python runtime, ignore a value it doesn't know.
+    """
+    level = (env.get("AWS_LAMBDA_LOG_LEVEL") or "").strip().upper()
+    return level if level in _LAMBDA_LOG_LEVELS else "INFO"
 
 
 # -- Envelopes -> records ----------------------------------------------------
@@ -875,7 +889,8 @@ def lambda_handler(event, context):
         results, failed, errors = invalidate(event, settings, deadline, counts)
     finally:
         print(metrics_document(counts, getattr(context, "function_name", None)
-                               or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")))
+                               or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+                               lambda_log_level(os.environ)))
     sqs = _is_sqs(event)
     if not failed:
         return {"batchItemFailures": []} if sqs else {"invalidations": results}
@@ -940,10 +955,18 @@ def plan_event(event, settings, deadline, counts=None):
     return plans
 
 
-def metrics_document(counts, function_name):
-    """Return the CloudWatch embedded-metric-format JSON line for *counts*."""
+def metrics_document(counts, function_name, level="INFO"):
+    """Return the CloudWatch embedded-metric-format JSON line for *counts*, of log level *level*."""
+    ms = int(time.time() * 1000)
     return json.dumps({
-        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [{
+        # With the JSON log format Lambda drops a line below the application log level, and
+        # counts one without a valid "level" and RFC 3339 "timestamp" as INFO
+        # (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+        # Stamped with the level Lambda filters at (lambda_log_level), the metrics pass at every
+        # level; the embedded metric format lets the root hold members that no metric names.
+        "level": level,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z",
+        "_aws": {"Timestamp": ms, "CloudWatchMetrics": [{
             "Namespace": METRICS_NAMESPACE, "Dimensions": [["FunctionName"]],
             "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS]}]},
         "FunctionName": function_name, **{name: counts[name] for name in METRICS}})
