@@ -35,10 +35,10 @@ What is modelled:
   queued; at most N invocations run at once (the environments the account's
   free concurrency allows, or the reserved concurrency); an event waiting
   for an environment spends none of its retries, and is dropped after 6
-  hours in the queue. An
-  invocation that raises, or is still running at its timeout, fails; the
-  event is retried 60 s after its first failure and 120 s after its second;
-  after the third failure it goes to the on-failure destination.
+  hours in the queue. An invocation that raises, or is still running at its
+  timeout, fails; the event is retried 60 s after its first failure and 120 s
+  after its second; after the third failure it goes to the on-failure
+  destination.
 - The timeout: the context's get_remaining_time_in_millis() follows the
   simulated clock from the invocation's start. An invocation whose sleep or
   CloudFront request would run past its timeout is killed at the timeout
