@@ -573,9 +573,10 @@ _RETRYABLE_CODES = _THROTTLING_CODES | {"ServiceUnavailable", "InternalError", "
 _BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 20.0
 # A throttle says CloudFront's bucket is empty (about 0.5 tokens a second): in
 # a deploy burst hundreds of invocations wait for it, and their attempts add up
-# to about (invocations waiting) / (mean wait) a second. So the ceiling starts
-# at 8 s and grows fourfold, few attempts to reach 180 s, whose mean wait of
-# 90 s keeps 300 waiting invocations near CloudFront's rate (benchmarks/burst.py).
+# to about (invocations waiting) / (mean wait) a second. So after a throttle the
+# ceiling starts at 8 s and grows fourfold to 180 s in three waits; its mean of
+# 90 s holds 300 waiting invocations to about 3 attempts a second, where 20 s
+# gave 30 (benchmarks/burst.py).
 _THROTTLE_BASE_S, _THROTTLE_GROWTH, _THROTTLE_CAP_S = 2.0, 4, 180.0
 # The least time worth starting an attempt with: an answer on an open
 # connection takes about a tenth of it.
