@@ -61,7 +61,7 @@ def test_retryable_errors_are_retried_until_success(stub, clock, code, status, c
     assert caplog.text.count(f"{code}") >= 3 and "retrying in" in caplog.text
 
 
-def test_backoff_is_full_jitter_under_a_doubling_ceiling(stub, clock, monkeypatch):
+def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, monkeypatch):
     drawn = []
 
     class Recorder:
@@ -74,8 +74,8 @@ def test_backoff_is_full_jitter_under_a_doubling_ceiling(stub, clock, monkeypatc
     error(stub, "Throttling", 400, times=6)
     stub.add_response("create_invalidation", created(), expected_request())
     lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 300))
-    assert drawn == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 16.0), (0, 20.0)]
-    assert clock.sleeps == [0.3, 0.6, 1.2, 2.4, 4.8, 6.0]
+    assert drawn == [(0, 8.0), (0, 32.0), (0, 128.0), (0, 180.0), (0, 180.0), (0, 180.0)]
+    assert clock.sleeps == pytest.approx([2.4, 9.6, 38.4, 54.0, 54.0, 54.0])
 
 
 @pytest.mark.parametrize("code, status, message", [
@@ -112,25 +112,25 @@ class MaxJitter:
 
 def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch):
     monkeypatch.setattr(lf, "random", MaxJitter)
-    # 30 s, 29.5 to spend: sleeps of 1, 2, 4 and 8 s, then the 16 s one is cut
-    # to the 14 s that leave room for a last attempt at 29 s.
-    error(stub, "Throttling", 400, "Rate exceeded", times=6)
+    # 30 s, 29.5 to spend: a sleep of 8 s, then the 32 s one is cut to the
+    # 21 s that leave room for a last attempt at 29 s.
+    error(stub, "Throttling", 400, "Rate exceeded", times=3)
     context = FakeContext(clock, 30)
     with pytest.raises(lf.InvalidationError,
-                       match=r"gave up after 6 attempt\(s\), out of time; last error Throttling"):
+                       match=r"gave up after 3 attempt\(s\), out of time; last error Throttling"):
         lf.lambda_handler(load_event("s3-delete"), context)
-    assert clock.sleeps == [1, 2, 4, 8, 14]
+    assert clock.sleeps == [8, 21]
     assert context.get_remaining_time_in_millis() / 1000 == lf._SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
 
 
 def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog):
     monkeypatch.setattr(lf, "random", MaxJitter)
     monkeypatch.setattr(lf, "_warned_short_budget", False)
-    error(stub, "Throttling", 400, "Rate exceeded", times=2)
+    error(stub, "Throttling", 400, "Rate exceeded")
     stub.add_response("create_invalidation", created(), expected_request())
     context = FakeContext(clock, 3)
     lf.lambda_handler(load_event("s3-delete"), context)
-    assert clock.sleeps == [1, 1]     # the second wait is cut to what the deadline allows
+    assert clock.sleeps == [2]     # the 8 s wait is cut to what the deadline allows
     lf.lambda_handler(load_event("s3-test-event"), FakeContext(clock, 3))
     warnings = [r.getMessage() for r in caplog.records if "too little to wait out" in r.getMessage()]
     assert len(warnings) == 1 and "Timeout) to 60 s" in warnings[0]   # once per container
