@@ -84,7 +84,7 @@ def test_console_setup_queue_commands(client):
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert "FifoQueue" not in attributes          # a standard queue: Lambda cannot deliver to FIFO
     # Six times Setup 1's 60 s timeout, and 14 days, as the page says.
-    assert (int(attributes["VisibilityTimeout"]), int(attributes["MessageRetentionPeriod"])) == (360, 1209600)
+    assert (int(attributes["VisibilityTimeout"]), int(attributes["MessageRetentionPeriod"])) == (5400, 1209600)
     sqs.send_message(QueueUrl=url, MessageBody="{}")
     answer = json.loads(run(check))["Attributes"]
     assert answer == {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}
