@@ -14,6 +14,7 @@ Debian has no Propshaft: its naming is replayed from its source (see
 _propshaft). Run `python tests/test_recipes.py` for the table of results.
 """
 
+import functools
 import hashlib
 import os
 import pathlib
@@ -21,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 
@@ -59,12 +61,18 @@ PIPELINES = {
 }
 
 
-def excluded(pattern, key):
-    """True when the function, with EXCLUDE_PATTERN=*pattern*, leaves *key* out."""
-    import lambda_function
+@functools.cache
+def _compiled(pattern):
+    return re.compile(pattern)
 
-    exclude = lambda_function.parse_settings({"EXCLUDE_PATTERN": pattern}).exclude
-    return bool(exclude.search(key))
+
+def excluded(pattern, key):
+    """True when the function, with EXCLUDE_PATTERN=*pattern*, leaves *key* out:
+    parse_settings compiles it with re.compile, plan_invalidations leaves out
+    the keys it .search()es (test_the_function_leaves_out_what_excluded_says
+    holds the two together; the builds use this one, so that mutation testing
+    of lambda_function does not rebuild them for every mutant)."""
+    return bool(_compiled(pattern).search(key))
 
 
 # ---------------------------------------------------------------------------
@@ -396,6 +404,34 @@ def test_vite_hash_characters_hex_is_honoured(builds, which):
 def test_no_pattern_takes_a_date_or_a_manifest(name):
     for pattern in PATTERNS.values():
         assert not excluded(pattern, name), pattern
+
+
+SAMPLE_KEYS = [
+    "robots.txt", "assets/report-20241130.pdf", "assets/.sprockets-manifest-0123456789abcdef0123456789abcdef.json",
+    "assets/application-" + "3f" * 32 + ".js.gz", "assets/application.js-" + "3f" * 32 + ".map",
+    "assets/chunk-AQUNFKV3.digested.js.map", "assets/application-1d9cd2c0.js", "assets/application-12345678.js",
+    "packs/js/application-369459037580ea5a0248.js.map.br", "packs/css/admin-317d6ed0.css", "packs/manifest.json",
+    "packs/media/lib/logo-7ad27b0a3e9b01435ea495ec060078f1.png", "vite/assets/lazy-7c1478f4.js",
+    "vite/assets/lazy-DMzGK1_q.js", "vite/.vite/manifest.json", "vite/report-20241130.pdf",
+]
+
+
+@pytest.mark.parametrize("name", sorted(PATTERNS))
+def test_the_function_leaves_out_what_excluded_says(name):
+    """The function itself, given each pattern, leaves out exactly the keys
+    excluded() names, and plans the others."""
+    import lambda_function
+
+    settings = lambda_function.parse_settings({"DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
+                                               "EXCLUDE_PATTERN": PATTERNS[name], "MAX_PATHS": "3000"})
+    events = [lambda_function.ObjectEvent("bucket", key, "ObjectCreated:Put", "", key.encode())
+              for key in SAMPLE_KEYS]
+    skipped = Counter()
+    plan = lambda_function.plan_invalidations(events, {"bucket": [("E2QWRUHAPOMQZL", "")]}, settings, skipped)
+    planned = {path for invalidation in plan for path in invalidation.paths}
+    kept = [key for key in SAMPLE_KEYS if not excluded(PATTERNS[name], key)]
+    assert skipped["Excluded"] == len(SAMPLE_KEYS) - len(kept)
+    assert planned == {"/" + key for key in kept}
 
 
 def test_the_page_shows_each_pattern_verbatim():
