@@ -17,12 +17,15 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends ruby ruby-concurrent ruby-rack
 
-# A private apt state that lists both releases, to download one exact version
-# of each without touching the machine's own sources.
+# A private apt state that lists both releases, from the archive the machine's
+# own apt uses, to download one exact version of each without touching the
+# machine's sources.
+archive=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' \
+          | awk '$3 == "main" && $2 !~ /-/ { print $1; exit }')
+[ -n "$archive" ] || { echo "no Debian main archive in the machine's apt sources"; exit 1; }
 apt=$PWD/.debs/apt
 mkdir -p "$apt/lists/partial" "$apt/archives/partial"
-printf '%s\n' 'deb http://deb.debian.org/debian bookworm main' \
-              'deb http://deb.debian.org/debian trixie main' > "$apt/sources.list"
+printf 'deb %s %s main\n' "$archive" bookworm "$archive" trixie > "$apt/sources.list"
 : > "$apt/status"
 opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
       -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt" -o "Dir::State::status=$apt/status"
