@@ -196,7 +196,7 @@ def sandbox(tmp_path, root=ROOT):
     copy = tmp_path / "repo"
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns(
         ".git", ".venv*", "mutants", ".aws-sam", "__pycache__", ".pytest_cache", ".hypothesis",
-        ".ruff_cache", "public"))
+        ".ruff_cache", "public", "node_modules", ".debs"))
     assets = copy / "public" / "assets"
     assets.mkdir(parents=True)
     for name in ("application-" + "3f" * 32 + ".js", "application-" + "9c" * 32 + ".css", "robots-fixed.txt"):
