@@ -183,7 +183,7 @@ def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
         "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},
         "CallerReference": plan.caller_reference}}
     with Stubber(lf.cloudfront) as stub:
-        for _ in range(4):
+        for _ in range(2):
             stub.add_client_error("create_invalidation", "Throttling", "Rate exceeded", 400,
                                   expected_params=request)
         stub.add_response("create_invalidation", created(), request)
