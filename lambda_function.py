@@ -701,6 +701,8 @@ def _with_retries(call, what, deadline, counts):
     global _attempt_deadline
     _attempt_deadline = deadline
     attempt = 0
+    if deadline <= _clock():
+        raise InvalidationError(f"{what}: not attempted, no time left")
     while True:
         try:
             return _answer_within(call, deadline - _clock())
@@ -1007,8 +1009,8 @@ def invalidate(event, settings, deadline, counts):
 
     Return (results, ObjectEvents not invalidated, error messages). Every
     distribution is tried whatever happens to the others, whatever the
-    exception. Raise DiscoveryError, every record counted failed, when the
-    distributions can't be found.
+    exception, and gets its share of the time left. Raise DiscoveryError,
+    every record counted failed, when the distributions can't be found.
     """
     results, failed, errors = [], [], []
     try:
@@ -1016,15 +1018,17 @@ def invalidate(event, settings, deadline, counts):
     except DiscoveryError as error:
         counts["RecordsFailed"] += len({event.identity for event in error.events})
         raise
-    for plan in plans:
+    for index, plan in enumerate(plans):
         if settings.dry_run:
             logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s", len(plan.paths),
                         plan.distribution_id, plan.caller_reference, " ".join(plan.paths))
             results.append({"DistributionId": plan.distribution_id, "Paths": list(plan.paths),
                             "CallerReference": plan.caller_reference})
             continue
+        # An equal share of the time left: one slow distribution can't starve the others.
+        share = _clock() + (deadline - _clock()) / (len(plans) - index)
         try:
-            created, lost = submit(plan, deadline, counts)
+            created, lost = submit(plan, share, counts)
         except Exception as error:   # whatever it is, the other distributions are still tried
             expected = isinstance(error, InvalidationError)
             message = str(error) if expected else (f"CreateInvalidation on {plan.distribution_id} "
