@@ -140,7 +140,7 @@ def run(fault, operation, kind, budget_s, times=None):
             proxy.inject(fault, match, times)
         lf.cloudfront, lf._discovered = _client(url), (float("-inf"), {})
         if operation == "ListDistributions page 2":
-            unregister = _one_distribution_a_page(lf.cloudfront)
+            unregister = _two_pages(lf.cloudfront, cf)
         event = event_for(kind, bucket)
         started = time.monotonic()
         outcome, message, spare, metrics, lines = _invoke(event, budget_s)
@@ -152,7 +152,7 @@ def run(fault, operation, kind, budget_s, times=None):
         unregister()
         lf.cloudfront = _client(proxy.url)
         if operation == "ListDistributions page 2":
-            unregister = _one_distribution_a_page(lf.cloudfront)
+            unregister = _two_pages(lf.cloudfront, cf)
         if outcome == "raised":
             again, reported = event, set(KEYS)
         elif isinstance(outcome, dict) and outcome.get("batchItemFailures"):
@@ -213,14 +213,18 @@ def _client(url):
         os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = before
 
 
-def _one_distribution_a_page(client):
-    """Make *client* list one distribution a page (so there is a page 2); return the undo."""
-    def one(params, **_):
-        params.setdefault("MaxItems", "1")
+def _two_pages(client, cf):
+    """Make *client* list the distributions *cf* sees in two pages; return the undo."""
+    count = sum(page["DistributionList"]["Quantity"]
+                for page in cf.get_paginator("list_distributions").paginate())
+    size = str(max(1, (count + 1) // 2))
+
+    def half(params, **_):
+        params.setdefault("MaxItems", size)
 
     name = "provide-client-params.cloudfront.ListDistributions"
-    client.meta.events.register(name, one)
-    return lambda: client.meta.events.unregister(name, one)
+    client.meta.events.register(name, half)
+    return lambda: client.meta.events.unregister(name, half)
 
 
 if __name__ == "__main__":
