@@ -120,6 +120,14 @@ def test_a_lasting_fault_is_reported_in_time(lasting_reports, case):
     assert_failure_reported(report)
 
 
+def test_a_listing_cut_on_page_2_every_time_is_not_believed_in_part():
+    report = network_scenario.run("cut_half", "ListDistributions page 2", "sqs", 3)
+    assert_sound(report)
+    assert report["applied"] and set(report["applied"]) == {"cut_half"}, report
+    assert report["outcome"] == "raised" and not report["routes_cached"], report
+    assert report["records_failed"] == 3 and "gave up after" in report["message"], report
+
+
 # -- What a user is told -----------------------------------------------------------
 
 def test_discovery_without_credentials_fails_at_once_in_one_line(monkeypatch):
