@@ -39,6 +39,7 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from typing import NamedTuple
@@ -46,8 +47,9 @@ from urllib.parse import unquote_plus
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError
 
 logger = logging.getLogger("cloudfront_invalidator")
 
@@ -346,10 +348,13 @@ def _object_event(part, key, name, time_, *, version, message_id):
 # Everything else is percent-encoded, byte by byte of its UTF-8: controls,
 # non-ASCII, the RFC 1738 unsafe characters (space " < > # % { } | \ ^ ~ [ ] `)
 # and "?", which would start a query string. But CloudFront refuses a raw "~",
-# and neither "%7E" nor "%2A" is known to match the object: a key holding "~"
-# or "*" is covered by a wildcard that ends where the first of them stands.
+# and neither "%7E" nor "%2A" is known to match the object; and browsers send
+# "[", "]", "|" (and some "^") raw where other clients encode them, so each
+# such key is cached under two spellings and one path can't cover both. A key
+# holding any of "~ * [ ] | ^" is covered by a wildcard that ends where the
+# first of them stands (docs/_drafts/13-network.md has the evidence).
 _VERBATIM = re.compile(r"[A-Za-z0-9\-._!$&'()+,/:;=@]*")
-_NO_EXACT_PATH = re.compile(r"[~*]")
+_NO_EXACT_PATH = re.compile(r"[~*\[\]|^]")
 _ENCODED_BYTE = [chr(byte) if _VERBATIM.fullmatch(chr(byte)) else f"%{byte:02X}" for byte in range(256)]
 
 
@@ -357,11 +362,12 @@ def cloudfront_path(key):
     """Return the invalidation path for the viewer-relative *key*.
 
     The key percent-encoded as CloudFront matches it, or, for a key holding
-    "~" or "*", a wildcard ending where the first of them stands:
+    any of "~ * [ ] | ^", a wildcard ending where the first of them stands:
     "js/runtime~main.js" -> "/js/runtime*".
     """
-    if "~" in key or "*" in key:
-        return _encoded(key[:_NO_EXACT_PATH.search(key).start()]) + "*"
+    unusual = _NO_EXACT_PATH.search(key)
+    if unusual:
+        return _encoded(key[:unusual.start()]) + "*"
     return _encoded(key)
 
 
@@ -470,7 +476,7 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
     cheapest first, for as long as the plan still fits. So what stays
     wildcarded is where most paths are, and "/*" stays only when no single
     narrowing fits (a greedy plan: not always the narrowest possible).
-    Paths that are wildcards already (keys with "~" or "*") count toward
+    Paths that are wildcards already (keys with "~", "*" and the like) count toward
     *max_wildcards*. Deterministic.
     """
     if max_paths < 1 or max_wildcards < 1:
@@ -585,7 +591,9 @@ def caller_reference(distribution_id, paths, events):
 # botocore's own retries are off: the loop below retries with the
 # invocation's deadline in view, and also retries TooManyInvalidationsInProgress,
 # which botocore never does. Each attempt's read timeout is cut to the time
-# left (see _bound_read_timeout).
+# left (see _bound_read_timeout), and no attempt is awaited past the deadline
+# (see _answer_within). An answer is believed only complete (see _check_length,
+# _complete): a cut one is a dropped connection, retried like one.
 _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
 
 _THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
@@ -623,6 +631,18 @@ class _PathsRefused(Exception):
     """CloudFront refused a request because of one or more of its paths."""
 
 
+class DiscoveryError(InvalidationError):
+    """ListDistributions failed or was cut short: no record can be routed."""
+
+    def __init__(self, message, events):
+        super().__init__(message)
+        self.events = events
+
+
+class _Incomplete(Exception):
+    """An answer cut short, unparsable, or awaited past the deadline: a dropped connection."""
+
+
 def deadline_for(context):
     """Return the _clock() time by which this invocation must be done."""
     remaining = DEFAULT_BUDGET_S
@@ -639,13 +659,60 @@ def _bound_read_timeout(context, **_):
     context["read_timeout"] = max(0.1, min(_READ_TIMEOUT_S, _attempt_deadline - _clock()))
 
 
+def _check_length(response_dict, **_):
+    """Refuse a body shorter or longer than its Content-Length.
+
+    botocore reads bodies with enforce_content_length=False, so an answer
+    cut after its headers would otherwise parse as an empty one.
+    """
+    expected, got = response_dict["headers"].get("content-length", ""), len(response_dict["body"])
+    if expected.isdigit() and int(expected) != got:
+        raise _Incomplete(f"answer cut short: {got} of its {expected} bytes arrived")
+
+
+def _complete(answer, part, *keys):
+    """Return *answer* if answer[part] holds every one of *keys*; else raise _Incomplete."""
+    missing = [key for key in keys if key not in (answer.get(part) or {})]
+    if missing:
+        raise _Incomplete(f"answer cut short: no {part}.{missing[0]} in it")
+    return answer
+
+
+def _answer_within(call, seconds):
+    """Return call(), or raise _Incomplete when it has not returned after *seconds*.
+
+    The call runs in a worker thread: botocore's read timeout bounds each
+    socket read, not the whole answer (a dripped one never ends), and
+    nothing in botocore or urllib3 bounds the whole of it. An abandoned
+    attempt ends on its own timeouts; its answer is ignored.
+    """
+    outcome = []
+
+    def attempt():
+        try:
+            outcome.append((True, call()))
+        except Exception as error:   # handed to the caller's thread
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=attempt, name="cloudfront-attempt", daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if not outcome:
+        raise _Incomplete(f"no complete answer in the {max(0.0, seconds):.1f} s left")
+    succeeded, value = outcome[0]
+    if not succeeded:
+        raise value
+    return value
+
+
 def new_client():
     """Return a CloudFront client as this module uses it: no botocore retries,
-    each attempt's read timeout bounded by the deadline."""
+    each attempt's read timeout bounded by the deadline, bodies checked whole."""
     client = boto3.client("cloudfront", config=BotoConfig(
         retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
         read_timeout=_READ_TIMEOUT_S))
     client.meta.events.register("before-call.cloudfront", _bound_read_timeout)
+    client.meta.events.register("before-parse.cloudfront", _check_length)
     return client
 
 
@@ -655,16 +722,19 @@ cloudfront = new_client()
 def _with_retries(call, what, deadline, counts):
     """Return call(), retrying throttling, server errors and dropped connections.
 
-    Retries go on while one more attempt fits before *deadline*; *counts*
-    counts them, and the throttles.
+    Retries go on while one more attempt fits before *deadline*, and no
+    attempt is awaited past it; *counts* counts them, and the throttles.
+    An answer cut short or unparsable is a dropped connection.
     """
     global _attempt_deadline
     _attempt_deadline = deadline
     attempt = 0
+    if deadline <= _clock():
+        raise InvalidationError(f"{what}: not attempted, no time left")
     while True:
         code = ""
         try:
-            return call()
+            return _answer_within(call, deadline - _clock())
         except ClientError as error:
             code, message = _code_and_message(error)
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -672,9 +742,10 @@ def _with_retries(call, what, deadline, counts):
                 raise
             counts["Throttles"] += code in _THROTTLING_CODES
             reason = f"{code or status}: {message}"
-        except (BotoConnectionError, HTTPClientError) as error:
+        except (BotoConnectionError, HTTPClientError, ResponseParserError, _Incomplete) as error:
             # Safe to resend: CreateInvalidation is idempotent by CallerReference.
-            reason = f"{type(error).__name__}: {error}"
+            reason = (f"{error}" if isinstance(error, _Incomplete)
+                      else f"{type(error).__name__}: {error}".replace("\n", " "))
         attempt += 1
         # Full jitter spreads throttled invocations apart; the wait is cut so
         # that one more attempt still fits before the deadline.
@@ -696,6 +767,33 @@ def _code_and_message(error):
     return details.get("Code", ""), details.get("Message", "")
 
 
+def _what_to_do(error, action, resource):
+    """Return what a user must do about a refusal or botocore *error*, or "".
+
+    *action* is the IAM action called, *resource* the ARN it acted on.
+    """
+    if isinstance(error, NoCredentialsError):
+        return ("no AWS credentials: in Lambda the execution role gives them; "
+                "locally set AWS_PROFILE or run aws configure")
+    code, message = _code_and_message(error) if isinstance(error, ClientError) else ("", "")
+    if code in ("AccessDenied", "AccessDeniedException"):
+        account = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+::(\d{12}):", message)
+        resource = resource.replace("ACCOUNT_ID", account[1]) if account else resource
+        return f"allow {action} on {resource} in the function's role policy"
+    if code == "NoSuchDistribution":
+        return (f"no distribution {resource.rpartition('/')[2]} in this account: "
+                "check DISTRIBUTION_ID")
+    return ""
+
+
+def _refusal(what, error, action, resource):
+    """Return the one-line message of a failure of *what*, and what to do about it."""
+    todo = _what_to_do(error, action, resource)
+    text = " ".join(str(error).split())
+    return f"{what} {'refused' if isinstance(error, ClientError) else 'failed'}: {text}" + (
+        f"; {todo}" if todo else "")
+
+
 class _Submission:
     """The invalidations made for one plan, and the paths CloudFront refused."""
 
@@ -713,8 +811,9 @@ class _Submission:
         what = f"CreateInvalidation on {dist_id}"
         batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
         try:
-            response = _with_retries(lambda: cloudfront.create_invalidation(
-                DistributionId=dist_id, InvalidationBatch=batch), what, self.deadline, counts)
+            response = _with_retries(lambda: _complete(cloudfront.create_invalidation(
+                DistributionId=dist_id, InvalidationBatch=batch), "Invalidation", "Id"),
+                what, self.deadline, counts)
             invalidation_id = response["Invalidation"]["Id"]
         except ClientError as error:
             code, message = _code_and_message(error)
@@ -723,7 +822,9 @@ class _Submission:
             if not reused and code == "InvalidArgument" and "path" in message.lower():
                 raise _PathsRefused(f"{what} refused: {code}: {message}") from error
             if not reused:
-                raise InvalidationError(f"{what} refused: {error}") from error
+                raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation",
+                                                 f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"
+                                                 )) from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; "
@@ -731,7 +832,9 @@ class _Submission:
             counts["ReferencesReused"] += 1
             invalidation_id = None
         except BotoCoreError as error:
-            raise InvalidationError(f"{what} failed: {error}") from error
+            raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation",
+                                             f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"
+                                             )) from error
         else:
             logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
                         "paths %s%s", invalidation_id, dist_id, len(paths), self.plan.records, reference,
@@ -855,23 +958,44 @@ def discovered_routes(deadline, counts=None):
     expiry, routes = _discovered
     if _clock() < expiry:
         return routes
-
-    def list_all():
-        """Return every distribution, page after page."""
-        pages = cloudfront.get_paginator("list_distributions").paginate()
-        return [dist for page in pages for dist in page["DistributionList"].get("Items") or ()]
-
     try:
-        distributions = _with_retries(list_all, "ListDistributions", deadline,
-                                      Counter() if counts is None else counts)
+        distributions = _list_distributions(deadline, Counter() if counts is None else counts)
     except (ClientError, BotoCoreError) as error:
-        raise InvalidationError(f"ListDistributions, to find the bucket's distributions "
-                                f"since DISTRIBUTION_ID is unset, failed: {error}") from error
+        message = _refusal("ListDistributions", error, "cloudfront:ListDistributions", "*")
+        raise InvalidationError(message.replace("ListDistributions", "ListDistributions, to find "
+                                "the bucket's distributions since DISTRIBUTION_ID is unset,", 1)
+                                ) from error
     routes = routes_from_distributions(distributions)
     logger.info("Listed %d distribution(s); %d serve S3 buckets: %s", len(distributions),
                 len({d for r in routes.values() for d, _ in r}), ", ".join(sorted(routes)) or "none")
     _discovered = (_clock() + DISCOVERY_TTL_S, routes)
     return routes
+
+
+# The markers of a ListDistributions page: a page without them was cut short.
+_PAGE_MARKERS = ("Quantity", "IsTruncated", "Marker", "MaxItems")
+
+
+def _list_distributions(deadline, counts):
+    """Return every distribution, page after page, each page complete."""
+    distributions, marker = [], {}
+    while True:
+        page = _with_retries(lambda marker=marker: _complete_page(cloudfront.list_distributions(**marker)),
+                             "ListDistributions", deadline, counts)["DistributionList"]
+        distributions.extend(page.get("Items") or ())
+        if not page["IsTruncated"]:
+            return distributions
+        marker = {"Marker": page["NextMarker"]}
+
+
+def _complete_page(answer):
+    """Return a ListDistributions *answer* if its page is whole; else raise _Incomplete."""
+    page = _complete(answer, "DistributionList", *_PAGE_MARKERS)["DistributionList"]
+    if len(page.get("Items") or ()) != page["Quantity"] or (page["IsTruncated"]
+                                                            and not page.get("NextMarker")):
+        raise _Incomplete("answer cut short: a ListDistributions page whose Items, Quantity "
+                          "and NextMarker disagree")
+    return answer
 
 
 # -- Handler -----------------------------------------------------------------
@@ -916,22 +1040,33 @@ def invalidate(event, settings, deadline, counts):
     """Create the invalidations *event* calls for, or log them with dry_run.
 
     Return (results, ObjectEvents not invalidated, error messages). Every
-    distribution is tried whatever happens to the others. Raise
-    InvalidationError only when the distributions can't be found.
+    distribution is tried whatever happens to the others, whatever the
+    exception, and gets its share of the time left. Raise DiscoveryError,
+    every record counted failed, when the distributions can't be found.
     """
     results, failed, errors = [], [], []
-    for plan in plan_event(event, settings, deadline, counts):
+    try:
+        plans = plan_event(event, settings, deadline, counts)
+    except DiscoveryError as error:
+        counts["RecordsFailed"] += len({event.identity for event in error.events})
+        raise
+    for index, plan in enumerate(plans):
         if settings.dry_run:
             logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s", len(plan.paths),
                         plan.distribution_id, plan.caller_reference, " ".join(plan.paths))
             results.append({"DistributionId": plan.distribution_id, "Paths": list(plan.paths),
                             "CallerReference": plan.caller_reference})
             continue
+        # An equal share of the time left: one slow distribution can't starve the others.
+        share = _clock() + (deadline - _clock()) / (len(plans) - index)
         try:
-            created, lost = submit(plan, deadline, counts)
-        except InvalidationError as error:
-            logger.error("%s", error)
-            errors.append(str(error))
+            created, lost = submit(plan, share, counts)
+        except Exception as error:   # whatever it is, the other distributions are still tried
+            expected = isinstance(error, InvalidationError)
+            message = str(error) if expected else (f"CreateInvalidation on {plan.distribution_id} "
+                                                   f"failed: {type(error).__name__}: {error}")
+            logger.error("%s", message, exc_info=not expected)
+            errors.append(message)
             failed.extend(event for event, _ in plan.sources)
             continue
         results.extend(created)
@@ -949,20 +1084,29 @@ def plan_event(event, settings, deadline, counts=None):
     counts = Counter() if counts is None else counts
     skipped = Counter()
     events = object_events(event, skipped)
+    counts.update(RecordsSeen=len(events) + skipped["Malformed"] + skipped["NotAChange"],
+                  RecordsSkippedMalformed=skipped["Malformed"],
+                  RecordsSkippedNotAChange=skipped["NotAChange"])
     plans = []
     if not events:
         logger.info("No S3 object records to invalidate")
     else:
         targets = [(d, settings.origin_path) for d in settings.distribution_ids]
         routes = (dict.fromkeys({e.bucket for e in events}, targets) if targets
-                  else discovered_routes(deadline, counts))
+                  else _routes_or_fail(events, deadline, counts))
         plans = plan_invalidations(events, routes, settings, skipped)
-    counts.update(RecordsSeen=len(events) + skipped["Malformed"] + skipped["NotAChange"],
-                  RecordsSkippedMalformed=skipped["Malformed"],
-                  RecordsSkippedNotAChange=skipped["NotAChange"],
-                  RecordsSkippedUnserved=skipped["Unserved"] + skipped["NoDistribution"],
+    counts.update(RecordsSkippedUnserved=skipped["Unserved"] + skipped["NoDistribution"],
                   KeysExcluded=skipped["Excluded"])
     return plans
+
+
+def _routes_or_fail(events, deadline, counts):
+    """Return discovered_routes(), or raise DiscoveryError naming *events* and the cause."""
+    try:
+        return discovered_routes(deadline, counts)
+    except Exception as error:   # whatever it is, no record can be routed
+        cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
+        raise DiscoveryError(str(cause), events) from error
 
 
 def metrics_document(counts, function_name, level="INFO"):

@@ -86,22 +86,17 @@ def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch):
 def test_discovery_reads_every_page(cf, monkeypatch):
     ids = [create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(3)]
     calls = []
-    paginator = lf.cloudfront.get_paginator
 
-    class TwoAtATime:
-        def __init__(self, name):
-            self.paginator = paginator(name)
+    def two_at_a_time(params, **kwargs):
+        params["MaxItems"] = "2"
+        calls.append(dict(params))
 
-        def paginate(self, **kwargs):
-            return self.paginator.paginate(PaginationConfig={"PageSize": 2}, **kwargs)
-
-    monkeypatch.setattr(lf.cloudfront, "get_paginator", TwoAtATime)
-    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.ListDistributions",
-                                       lambda params, **kw: calls.append(params))
+    lf.cloudfront.meta.events.register("provide-client-params.cloudfront.ListDistributions", two_at_a_time)
     try:
         routes = lf.discovered_routes(deadline=lf._clock() + 30)
     finally:
-        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.ListDistributions")
+        lf.cloudfront.meta.events.unregister("provide-client-params.cloudfront.ListDistributions",
+                                             two_at_a_time)
     assert len(calls) == 2 and calls[1]["Marker"]
     assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
 
@@ -124,7 +119,8 @@ def test_discovery_without_permission_says_what_to_grant(monkeypatch, clock):
                               "not authorized to perform: cloudfront:ListDistributions", 403)
         with pytest.raises(lf.InvalidationError,
                            match="ListDistributions, to find the bucket's distributions since "
-                                 "DISTRIBUTION_ID is unset, failed: .*AccessDenied"):
+                                 "DISTRIBUTION_ID is unset, refused: .*AccessDenied.*; allow "
+                                 "cloudfront:ListDistributions on \\* in the function's role policy"):
             lf.lambda_handler(upload("a.js"), None)
         stub.assert_no_pending_responses()
 

@@ -60,8 +60,8 @@ def _encode(text):
 
 
 def _path(key):
-    """The path of *key*, or the wildcard ending where its first "~" or "*" is."""
-    cut = min((i for i in (key.find("~"), key.find("*")) if i >= 0), default=-1)
+    """The path of *key*, or the wildcard ending where its first "~ * [ ] | ^" is."""
+    cut = min((i for i in map(key.find, "~*[]|^") if i >= 0), default=-1)
     return "/" + _encode(key) if cut < 0 else "/" + _encode(key[:cut]) + "*"
 
 
@@ -93,6 +93,8 @@ def test_expected_paths_follow_the_contract():
     assert expected_paths("docs/v1 ~draft") == {"/docs/v1%20*"}
     assert expected_paths("it's (1),x;y=z:@!$&+.txt") == {"/it's%20(1),x;y=z:@!$&+.txt"}
     assert expected_paths("a~b/index.html") == {"/a*"}
+    assert expected_paths("docs/report[1].html") == {"/docs/report*"}
+    assert expected_paths("a b|c^d]") == {"/a%20b*"}
 
 
 # -- The scenario ----------------------------------------------------------------
@@ -109,7 +111,7 @@ PUT_KEYS = [
     "café/naïve.txt",
     "q?x=1&y=2.txt",
     'quotes/"q" <a> #h.txt',
-    "braces/{x}|y^z`w[0].txt",
+    "braces/{x}`w.txt",
     "back\\slash.txt",
     "sub-delims/it's (1),x;y=z:@!$.txt",
 ]
@@ -119,6 +121,8 @@ WILDCARD_PUT_KEYS = [
     "docs/v1 ~draft.txt",
     "x/a*b~c.txt",
     "日本~/x.txt",
+    "braces/{x}|y^z`w[0].txt",
+    "docs/report[1].html",
 ]
 # Seeded before notifications are on, so only their deletion is reported.
 DELETED_KEYS = ["old/gone 1.txt", "old/gone%2.txt"]

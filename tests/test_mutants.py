@@ -217,7 +217,9 @@ def test_a_client_side_failure_names_the_call(monkeypatch, clock):
     monkeypatch.setattr(lf.cloudfront, "create_invalidation", no_credentials)
     with pytest.raises(lf.InvalidationError) as raised:
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
-    assert str(raised.value) == f"CreateInvalidation on {DIST} failed: Unable to locate credentials"
+    assert str(raised.value) == (f"CreateInvalidation on {DIST} failed: Unable to locate credentials; "
+                                 "no AWS credentials: in Lambda the execution role gives them; "
+                                 "locally set AWS_PROFILE or run aws configure")
 
 
 # -- Discovery ----------------------------------------------------------------
@@ -258,26 +260,22 @@ def test_discovery_is_cached_for_exactly_its_ttl(cf, clock):
 
 def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, capsys):
     dist_id = create_distribution(cf, BUCKET)
-    paginator = lf.cloudfront.get_paginator
+    list_distributions = lf.cloudfront.list_distributions
     calls = []
 
-    class ThrottledOnce:
-        def __init__(self, name):
-            self.paginator = paginator(name)
+    def throttled_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "ListDistributions")
+        return list_distributions(**kwargs)
 
-        def paginate(self, **kwargs):
-            calls.append(1)
-            if len(calls) == 1:
-                raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"},
-                                   "ResponseMetadata": {"HTTPStatusCode": 400}}, "ListDistributions")
-            return self.paginator.paginate(**kwargs)
-
-    lf.cloudfront.get_paginator = ThrottledOnce
+    lf.cloudfront.list_distributions = throttled_once
     try:
         with caplog.at_level(logging.WARNING):
             result = lf.lambda_handler(upload("a.js"), FakeContext(clock, 60))
     finally:
-        del lf.cloudfront.get_paginator
+        del lf.cloudfront.list_distributions
     assert result["invalidations"][0]["DistributionId"] == dist_id
     document = metrics(capsys)
     assert (document["Retries"], document["Throttles"]) == (1, 1)
@@ -413,7 +411,7 @@ def test_a_failed_discovery_in_the_local_run_is_exit_status_1(monkeypatch, capsy
             lf.main(["tests/events/s3-delete.json"])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.startswith(
-        "error: ListDistributions, to find the bucket's distributions since DISTRIBUTION_ID is unset, failed: ")
+        "error: ListDistributions, to find the bucket's distributions since DISTRIBUTION_ID is unset, refused: ")
 
 
 # -- The handler: dry run, failures, budget warning, metrics ----------------------
@@ -440,7 +438,9 @@ def test_failures_on_two_distributions_are_all_reported(monkeypatch, clock, capl
             stub.add_client_error("create_invalidation", "AccessDenied", "denied", 403)
         with caplog.at_level(logging.ERROR), pytest.raises(lf.InvalidationError) as raised:
             lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
-    one = "CreateInvalidation on E1OTHER refused: An error occurred (AccessDenied) when calling the CreateInvalidation operation: denied"
+    one = ("CreateInvalidation on E1OTHER refused: An error occurred (AccessDenied) when calling the CreateInvalidation "
+           "operation: denied; allow cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/E1OTHER "
+           "in the function's role policy")
     two = one.replace("E1OTHER", DIST)
     assert str(raised.value) == f"{one}; {two}"
     assert messages(caplog, logging.ERROR) == [one, two]

@@ -34,10 +34,10 @@ def assert_safe(path):
 def test_a_path_is_safe_and_stands_for_its_key(key):
     path = lf.cloudfront_path(key)
     assert_safe(path)
-    cut = min((key.index(c) for c in "~*" if c in key), default=None)
+    cut = min((key.index(c) for c in "~*[]|^" if c in key), default=None)
     if cut is None:
         assert unquote(path, errors="strict") == "/" + key
-    else:   # the wildcard ends where the first "~" or "*" stood
+    else:   # the wildcard ends where the first of "~ * [ ] | ^" stood
         assert path.endswith("*") and unquote(path[:-1], errors="strict") == "/" + key[:cut]
 
 

@@ -1,0 +1,120 @@
+"""Per network fault and deadline: the margin to the deadline, paths lost,
+duplicates and the message (issue 13).
+
+    .venv/bin/python benchmarks/network.py [--json FILE] [--workers N]
+
+Starts the strict test CloudFront (moto's server, tests/strict_cloudfront.py)
+on 127.0.0.1, then runs every scenario of tests/network_scenario.py (a fault
+injected by tests/faulty_proxy.py: on the first answer only, "once", or on
+every one, "always"), side by side in subprocesses, and prints one row each:
+
+  spare     seconds left before Lambda's timeout when the handler returned
+  past      seconds past the function's own deadline (timeout - 0.5 s); < 0 is early
+  failed    records reported failed (raised, or batchItemFailures) and the
+            RecordsFailed metric
+  lost      paths not invalidated even after one redelivery of what failed
+  silent    paths neither invalidated nor reported failed
+  dup       paths invalidated twice on one distribution
+  message   the error raised or logged (ERROR), else the first retry WARNING
+
+Timings depend on the machine's load: run it on a quiet machine.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+FAULTS = [("cut_headers", 1), ("cut_half", 1), ("reset", 1), ("cut_headers", None), ("drip", None),
+          ("refuse", None), ("blackhole", None)]
+OPERATIONS = ("CreateInvalidation", "ListDistributions", "ListDistributions page 2")
+KINDS = ("direct", "sqs")
+BUDGETS = (3, 10)
+
+
+def start_cloudfront():
+    """Start the strict test CloudFront; return the server."""
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    import strict_cloudfront
+    from moto.server import ThreadedMotoServer
+
+    strict_cloudfront.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
+    return server
+
+
+def run_one(case):
+    """Run one scenario in a subprocess; return its report."""
+    fault, times, operation, kind, budget = case
+    arguments = json.dumps({"fault": fault, "times": times, "operation": operation, "kind": kind,
+                            "budget_s": budget})
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "network_scenario.py"), arguments],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        return {"fault": fault, "times": times, "operation": operation, "kind": kind, "budget_s": budget,
+                "error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout)
+
+
+def cases():
+    """Every scenario: connect faults apply to every request, whatever the operation."""
+    for fault, times in FAULTS:
+        for operation in OPERATIONS:
+            if operation.endswith("page 2") and (times is None or fault in ("refuse", "blackhole")):
+                continue
+            for kind in KINDS:
+                for budget in BUDGETS:
+                    yield fault, times, operation, kind, budget
+
+
+def row(report):
+    """Return one table row for *report*."""
+    name = f"{report['fault']} {'once' if report['times'] else 'always'}"
+    if "error" in report:
+        return (f"{name:17} {report['operation']:24} {report['kind']:6} {report['budget_s']:>3} "
+                f"ERROR {report['error']}")
+    message = report["message"] or next((line for line in report["log"] if "retrying" in line), "")
+    return (f"{name:17} {report['operation']:24} {report['kind']:6} {report['budget_s']:>3} "
+            f"{report['spare_s']:6.3f} {report['past_deadline_s']:6.3f} "
+            f"{len(report['reported_keys'])}/{report['records_failed']:<4} {len(report['lost']):4} "
+            f"{len(report['unreported']):6} {len(report['duplicates']):3}  {message[:150]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", help="also write every report, as JSON, to this file")
+    parser.add_argument("--workers", type=int, default=12, help="scenarios run at once (default 12)")
+    parser.add_argument("--only", default="", help="only the scenarios whose 'fault times operation "
+                                                   "event budget' holds this text")
+    args = parser.parse_args()
+    server = start_cloudfront()
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            reports = list(pool.map(run_one, [c for c in cases() if args.only in " ".join(map(str, c))]))
+    finally:
+        server.stop()
+    print(f"{'fault':17} {'operation':24} {'event':6} {'s':>3} {'spare':>6} {'past':>6} "
+          f"{'failed':6} {'lost':4} {'silent':6} {'dup':3}  message")
+    for report in reports:
+        print(row(report))
+    print(f"{len(reports)} scenarios in {time.monotonic() - started:.0f} s, {args.workers} at a time; "
+          f"Python {sys.version.split()[0]}")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(reports, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

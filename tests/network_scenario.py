@@ -1,0 +1,232 @@
+"""One invocation through a FaultyProxy, then one redelivery of what it failed.
+
+run() arranges two distributions serving one bucket on the test CloudFront
+(moto's server, made strict by the tests' conftest), puts a FaultyProxy (or a
+refused or black-holed connect) between lambda_function and it, invokes
+lambda_handler with a Lambda context on the real clock, then heals the
+network and redelivers what the invocation reported failed (the whole event
+when it raised, the batchItemFailures' messages otherwise), as Lambda or SQS
+would. It returns a report: the margin to the deadline, what was reported,
+what CloudFront invalidated, what was lost and what was made twice.
+
+    python tests/network_scenario.py '{"fault": "drip", ...}'
+
+prints that report as JSON (the slow scenarios run side by side this way, for
+tests/test_network.py and benchmarks/network.py). It needs
+AWS_ENDPOINT_URL_CLOUDFRONT (the test CloudFront) and fake credentials in
+the environment.
+"""
+
+import contextlib
+import io
+import json
+import logging
+import os
+import pathlib
+import sys
+import time
+import uuid
+
+import boto3
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from faulty_proxy import BlackHole, FaultyProxy, refused_url  # noqa: E402
+
+import lambda_function as lf  # noqa: E402
+
+KEYS = ("a.html", "b/c.js", "d e.txt")
+PATHS = ("/a.html", "/b/c.js", "/d%20e.txt")
+CONNECT_FAULTS = ("refuse", "blackhole")
+# The requests a fault applies to, by the operation under test.
+MATCH = {"CreateInvalidation": "/invalidation",
+         "ListDistributions": "GET /2020-05-31/distribution",
+         "ListDistributions page 2": "Marker="}
+
+
+class RealContext:
+    """A Lambda context whose remaining time runs on the real clock."""
+
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self):
+        return int((self.end - time.monotonic()) * 1000)
+
+
+def event_for(kind, bucket):
+    """Return a direct S3 event, or an SQS batch of one message per key."""
+    records = [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-30T01:00:00.000Z",
+                "s3": {"bucket": {"name": bucket},
+                       "object": {"key": key.replace(" ", "+"), "sequencer": f"{i:04X}"}}}
+               for i, key in enumerate(KEYS)]
+    if kind == "direct":
+        return {"Records": records}
+    return {"Records": [{"messageId": f"m{i}", "eventSource": "aws:sqs",
+                         "body": json.dumps({"Records": [record]})} for i, record in enumerate(records)]}
+
+
+def _distribution(cf, bucket):
+    """Create a distribution serving *bucket*; return its id."""
+    return cf.create_distribution(DistributionConfig={
+        "CallerReference": uuid.uuid4().hex, "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": f"{bucket}.s3.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}})["Distribution"]["Id"]
+
+
+def _invalidated(cf, dist_id):
+    """Return every path of every invalidation on *dist_id*, repeats kept."""
+    found = []
+    for item in cf.list_invalidations(DistributionId=dist_id)["InvalidationList"].get("Items", []):
+        batch = cf.get_invalidation(DistributionId=dist_id, Id=item["Id"])["Invalidation"]["InvalidationBatch"]
+        found.extend(batch["Paths"].get("Items", []))
+    return found
+
+
+class _Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(f"{record.levelname} {record.getMessage()}")
+
+
+def _invoke(event, budget_s):
+    """Run lambda_handler; return (outcome, message, seconds to spare, metrics, log lines)."""
+    lines, stdout = _Lines(), io.StringIO()
+    lf.logger.addHandler(lines)
+    context = RealContext(budget_s)
+    try:
+        with contextlib.redirect_stdout(stdout):
+            try:
+                result = lf.lambda_handler(event, context)
+                outcome, message = result, ""
+            except Exception as error:
+                outcome, message = "raised", f"{type(error).__name__}: {error}"
+    finally:
+        spare = (context.end - time.monotonic())
+        lf.logger.removeHandler(lines)
+    metrics = json.loads(stdout.getvalue().strip().splitlines()[-1])
+    return outcome, message, spare, metrics, lines.lines
+
+
+def run(fault, operation, kind, budget_s, times=None):
+    """Run one scenario; return its report (a JSON-able dict)."""
+    cf = boto3.client("cloudfront")   # straight to the test CloudFront
+    moto_url = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]
+    bucket = f"net-{uuid.uuid4().hex[:12]}"
+    dists = sorted(_distribution(cf, bucket) for _ in range(2))
+    proxy, hole = FaultyProxy(moto_url), None
+    saved = (lf.cloudfront, lf._discovered, os.environ.get("DISTRIBUTION_ID"))
+    unregister = lambda: None  # noqa: E731
+    try:
+        if operation == "CreateInvalidation":
+            os.environ["DISTRIBUTION_ID"] = ",".join(dists)
+            match = f"/distribution/{dists[0]}/invalidation"   # the other one answers well
+        else:
+            os.environ.pop("DISTRIBUTION_ID", None)
+            match = MATCH[operation]
+        url = proxy.url
+        if fault == "refuse":
+            url = refused_url()
+        elif fault == "blackhole":
+            hole = BlackHole()
+            url = hole.url
+        else:
+            proxy.inject(fault, match, times)
+        lf.cloudfront, lf._discovered = _client(url), (float("-inf"), {})
+        if operation == "ListDistributions page 2":
+            unregister = _two_pages(lf.cloudfront, cf)
+        event = event_for(kind, bucket)
+        started = time.monotonic()
+        outcome, message, spare, metrics, lines = _invoke(event, budget_s)
+        took = time.monotonic() - started
+        cached = bool(lf._discovered[1])
+        first = {d: _invalidated(cf, d) for d in dists}
+        # Heal the network and redeliver what was reported failed.
+        proxy.heal()
+        unregister()
+        lf.cloudfront = _client(proxy.url)
+        if operation == "ListDistributions page 2":
+            unregister = _two_pages(lf.cloudfront, cf)
+        if outcome == "raised":
+            again, reported = event, set(KEYS)
+        elif isinstance(outcome, dict) and outcome.get("batchItemFailures"):
+            ids = {f["itemIdentifier"] for f in outcome["batchItemFailures"]}
+            again = {"Records": [r for r in event["Records"] if r["messageId"] in ids]}
+            reported = {KEYS[int(i[1:])] for i in ids}
+        else:
+            again, reported = None, set()
+        second, second_message = _invoke(again, 30)[:2] if again else (None, "")
+        final = {d: _invalidated(cf, d) for d in dists}
+    finally:
+        unregister()
+        proxy.close()
+        if hole:
+            hole.close()
+        lf.cloudfront, lf._discovered = saved[0], saved[1]
+        if saved[2] is None:
+            os.environ.pop("DISTRIBUTION_ID", None)
+        else:
+            os.environ["DISTRIBUTION_ID"] = saved[2]
+    reported_paths = {PATHS[KEYS.index(k)] for k in reported}
+    return {
+        "fault": fault, "operation": operation, "kind": kind, "budget_s": budget_s,
+        "times": times, "took_s": round(took, 3),
+        # Seconds left before Lambda's own timeout when the handler returned or raised.
+        "spare_s": round(spare, 3),
+        # Past the function's own deadline (the timeout less the safety margin): > 0 is late.
+        "past_deadline_s": round(took - (budget_s - lf._SAFETY_MARGIN_S), 3),
+        "outcome": outcome if outcome == "raised" else json.dumps(outcome)[:200],
+        "message": message or next((line for line in lines if line.startswith("ERROR")), ""),
+        "log": lines,
+        "records_failed": metrics["RecordsFailed"],
+        "reported_keys": sorted(reported),
+        "routes_cached": cached,
+        # What the redelivery of what failed did: None when nothing failed.
+        "redelivery": None if second is None else (second if second == "raised" else json.dumps(second)),
+        "redelivery_message": second_message,
+        "redelivery_failed": second == "raised" or bool(isinstance(second, dict)
+                                                         and second.get("batchItemFailures")),
+        # Not invalidated by the invocation and not reported failed: silently lost.
+        "unreported": sorted(f"{d}{p}" for d in dists for p in PATHS
+                             if p not in first[d] and p not in reported_paths),
+        # Not invalidated even after the redelivery.
+        "lost": sorted(f"{d}{p}" for d in dists for p in PATHS if p not in final[d]),
+        # A path in two invalidations of one distribution: billed twice.
+        "duplicates": sorted({f"{d}{p}" for d in dists for p in final[d] if final[d].count(p) > 1}),
+        "applied": [f for f, _ in proxy.applied],
+    }
+
+
+def _client(url):
+    """Return lambda_function's kind of client, talking to *url*."""
+    before = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]
+    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = url
+    try:
+        return lf.new_client()
+    finally:
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = before
+
+
+def _two_pages(client, cf):
+    """Make *client* list the distributions *cf* sees in two pages; return the undo."""
+    count = sum(page["DistributionList"]["Quantity"]
+                for page in cf.get_paginator("list_distributions").paginate())
+    size = str(max(1, (count + 1) // 2))
+
+    def half(params, **_):
+        params.setdefault("MaxItems", size)
+
+    name = "provide-client-params.cloudfront.ListDistributions"
+    client.meta.events.register(name, half)
+    return lambda: client.meta.events.unregister(name, half)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.CRITICAL)
+    print(json.dumps(run(**json.loads(sys.argv[1]))))

@@ -1,0 +1,192 @@
+"""The network between the function and CloudFront: answers cut, dripped or
+reset, connects refused or black-holed (tests/faulty_proxy.py in front of the
+strict test CloudFront; tests/network_scenario.py runs one invocation and one
+redelivery of what it failed).
+
+Each scenario asserts: no path lost (invalidated, or reported failed so that
+the redelivery invalidated it), no path invalidated twice, the invocation
+ended before Lambda's timeout (its deadline is 0.5 s earlier; that margin is
+the only allowance, connects included), the cause named, and the metrics
+line counting every record not invalidated. The margins measured are
+printed by benchmarks/network.py, not asserted here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import network_scenario
+import pytest
+from botocore.exceptions import NoCredentialsError
+from botocore.stub import Stubber
+from conftest import FakeContext, load_event
+
+import lambda_function as lf
+
+OPERATIONS = ("CreateInvalidation", "ListDistributions")
+KINDS = ("direct", "sqs")
+BUDGETS = (3, 10)
+
+# What the error or the log says, by fault.
+CAUSES = {
+    "cut_headers": "answer cut short: 0 of its",
+    "cut_half": "answer cut short:",
+    "reset": "ConnectionClosedError",
+    "drip": "no complete answer in the",
+    "refuse": "EndpointConnectionError",
+    "blackhole": "Connect timeout",
+}
+
+
+def assert_sound(report):
+    """The checks every scenario passes, whatever its fault."""
+    assert report["unreported"] == [], report
+    assert report["lost"] == [], (report["redelivery"], report["log"], report["message"])
+    assert report["duplicates"] == [], report
+    assert report["spare_s"] > 0, report   # ended before Lambda's timeout
+    assert not report["redelivery_failed"], report
+    log = "\n".join(report["log"]) + report["message"]
+    assert CAUSES[report["fault"]] in log, report
+
+
+def assert_failure_reported(report):
+    """A fault that lasts the whole invocation: every record reported failed, and counted."""
+    assert report["reported_keys"] == sorted(network_scenario.KEYS), report
+    assert report["records_failed"] == 3, report
+    assert "gave up after" in report["message"], report
+    if report["operation"] == "ListDistributions":
+        assert report["outcome"] == "raised" and not report["routes_cached"], report
+
+
+# -- A fault on the first answer only: retried, then done ------------------------
+
+class ShortJitter:
+    """Draws a tenth of the way into the backoff's range, to keep these tests short."""
+
+    @staticmethod
+    def uniform(low, high):
+        return low + (high - low) / 10
+
+    @staticmethod
+    def random():
+        return 0.1
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("operation", [*OPERATIONS, "ListDistributions page 2"])
+@pytest.mark.parametrize("fault", ["cut_headers", "cut_half", "reset"])
+def test_a_dropped_answer_is_retried(fault, operation, kind, budget, monkeypatch):
+    monkeypatch.setattr(lf, "random", ShortJitter)   # the waits are not what is tested here
+    report = network_scenario.run(fault, operation, kind, budget, times=1)
+    assert_sound(report)
+    assert report["applied"] == [fault], report
+    assert report["reported_keys"] == [] and report["records_failed"] == 0, report
+    assert any("retrying in" in line for line in report["log"]), report
+    if operation.startswith("ListDistributions"):
+        assert report["routes_cached"], report
+
+
+# -- A fault that lasts: reported failed, in time, naming its cause ---------------
+
+LASTING = [(fault, operation, kind, budget) for fault in ("cut_headers", "drip", "refuse", "blackhole")
+           for operation in OPERATIONS for kind in KINDS for budget in BUDGETS]
+
+
+@pytest.fixture(scope="module")
+def lasting_reports():
+    """Run every lasting-fault scenario, side by side in subprocesses (each takes its whole budget)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = os.path.join(root, "tests", "network_scenario.py")
+
+    def one(case):
+        fault, operation, kind, budget = case
+        arguments = json.dumps({"fault": fault, "operation": operation, "kind": kind, "budget_s": budget})
+        done = subprocess.run([sys.executable, script, arguments], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+        return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-2000:]}
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return dict(zip(LASTING, pool.map(one, LASTING), strict=True))
+
+
+@pytest.mark.parametrize("case", LASTING, ids=["-".join(map(str, case)) for case in LASTING])
+def test_a_lasting_fault_is_reported_in_time(lasting_reports, case):
+    report = lasting_reports[case]
+    assert "error" not in report, report.get("error")
+    assert_sound(report)
+    assert_failure_reported(report)
+
+
+def test_a_listing_cut_on_page_2_every_time_is_not_believed_in_part():
+    report = network_scenario.run("cut_half", "ListDistributions page 2", "sqs", 3)
+    assert_sound(report)
+    assert report["applied"] and set(report["applied"]) == {"cut_half"}, report
+    assert report["outcome"] == "raised" and not report["routes_cached"], report
+    assert report["records_failed"] == 3 and "gave up after" in report["message"], report
+
+
+# -- What a user is told -----------------------------------------------------------
+
+def test_discovery_without_credentials_fails_at_once_in_one_line(monkeypatch):
+    def no_credentials(**kwargs):
+        raise NoCredentialsError()
+
+    monkeypatch.setattr(lf.cloudfront, "list_distributions", no_credentials)
+    context = network_scenario.RealContext(10)
+    with pytest.raises(lf.InvalidationError) as raised:
+        lf.lambda_handler(load_event("s3-put"), context)
+    message = str(raised.value)
+    assert "\n" not in message and "Unable to locate credentials" in message
+    assert "no AWS credentials" in message and "AWS_PROFILE" in message
+    assert context.get_remaining_time_in_millis() > 9000   # no retrying
+
+
+@pytest.mark.parametrize("operation, message, expected", [
+    ("create_invalidation", "User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: "
+     "cloudfront:CreateInvalidation on resource: arn:aws:cloudfront::123456789012:distribution/E2QWRUHAPOMQZL",
+     "allow cloudfront:CreateInvalidation on arn:aws:cloudfront::123456789012:distribution/E2QWRUHAPOMQZL"),
+    ("create_invalidation", "denied",
+     "allow cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/E2QWRUHAPOMQZL"),
+    ("list_distributions", "User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: "
+     "cloudfront:ListDistributions", "allow cloudfront:ListDistributions on * in the function's role policy"),
+])
+def test_access_denied_names_the_permission_and_the_resource(monkeypatch, clock, operation, message, expected):
+    if operation == "create_invalidation":
+        monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    with Stubber(lf.cloudfront) as stub:
+        stub.add_client_error(operation, "AccessDenied", message, 403)
+        with pytest.raises(lf.InvalidationError) as raised:
+            lf.lambda_handler(load_event("s3-put"), FakeContext(clock, 60))
+    assert expected in str(raised.value) and clock.sleeps == []
+
+
+def test_an_unknown_distribution_is_named(cf, monkeypatch):
+    monkeypatch.setenv("DISTRIBUTION_ID", "E0NOSUCHDIST1")
+    with pytest.raises(lf.InvalidationError,
+                       match="NoSuchDistribution.*; no distribution E0NOSUCHDIST1 in this account: "
+                             "check DISTRIBUTION_ID"):
+        lf.lambda_handler(load_event("s3-put"), network_scenario.RealContext(10))
+
+
+def test_an_unexpected_error_leaves_the_other_distributions_tried(cf, monkeypatch, capsys):
+    from conftest import create_distribution
+
+    dists = sorted(create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(2))
+    monkeypatch.setenv("DISTRIBUTION_ID", ",".join(dists))
+    real = lf.cloudfront.create_invalidation
+
+    def broken_for_the_first(**kwargs):
+        if kwargs["DistributionId"] == dists[0]:
+            raise KeyError("Id")
+        return real(**kwargs)
+
+    monkeypatch.setattr(lf.cloudfront, "create_invalidation", broken_for_the_first)
+    event = network_scenario.event_for("sqs", "example-bucket")
+    result = lf.lambda_handler(event, network_scenario.RealContext(10))
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"m{i}"} for i in range(3)]}
+    assert len(cf.list_invalidations(DistributionId=dists[1])["InvalidationList"]["Items"]) == 1
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["RecordsFailed"] == 3
