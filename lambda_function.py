@@ -1041,14 +1041,18 @@ def invalidate(event, settings, deadline, counts):
 
     Return (results, ObjectEvents not invalidated, error messages). Every
     distribution is tried whatever happens to the others, whatever the
-    exception, and gets its share of the time left. Raise DiscoveryError,
-    every record counted failed, when the distributions can't be found.
+    exception, and gets its share of the time left. Raise DiscoveryError when
+    the distributions can't be found, and whatever else escapes planning:
+    either way every record is counted failed.
     """
     results, failed, errors = [], [], []
     try:
         plans = plan_event(event, settings, deadline, counts)
-    except DiscoveryError as error:
-        counts["RecordsFailed"] += len({event.identity for event in error.events})
+    except Exception as error:   # no plan: none of the records was invalidated
+        counts["RecordsFailed"] += (len({event.identity for event in error.events})
+                                    if isinstance(error, DiscoveryError)
+                                    else max(1, counts["RecordsSeen"] - counts["RecordsSkippedMalformed"]
+                                             - counts["RecordsSkippedNotAChange"]))
         raise
     for index, plan in enumerate(plans):
         if settings.dry_run:
@@ -1133,7 +1137,8 @@ def _warn_once_if_short(budget_s):
         _warned_short_budget = True
         logger.warning("This invocation has %.1f s: too little to wait out CloudFront's throttling "
                        "(about one request every 2 s). Set the function's timeout "
-                       "(Configuration > General configuration > Timeout) to 60 s.", budget_s)
+                       "(Configuration > General configuration > Edit > Timeout) to 15 min "
+                       "(docs/console-setup.md).", budget_s)
 
 
 def _is_sqs(event):

@@ -483,7 +483,8 @@ def test_a_short_timeout_warning_says_what_to_set(monkeypatch, clock, caplog, no
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 3))
     assert messages(caplog, logging.WARNING) == [
         "This invocation has 3.0 s: too little to wait out CloudFront's throttling (about one request "
-        "every 2 s). Set the function's timeout (Configuration > General configuration > Timeout) to 60 s."]
+        "every 2 s). Set the function's timeout (Configuration > General configuration > Edit > Timeout) "
+        "to 15 min (docs/console-setup.md)."]
 
 
 @pytest.mark.parametrize("name, expected", [(None, "local"), ("invalidator-prod", "invalidator-prod")])

@@ -190,3 +190,17 @@ def test_an_unexpected_error_leaves_the_other_distributions_tried(cf, monkeypatc
     assert len(cf.list_invalidations(DistributionId=dists[1])["InvalidationList"]["Items"]) == 1
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["RecordsFailed"] == 3
+
+
+def test_an_unexpected_error_in_planning_counts_every_record_failed(monkeypatch, capsys):
+    monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(lf, "plan_invalidations", broken)
+    event = network_scenario.event_for("sqs", "example-bucket")
+    with pytest.raises(ZeroDivisionError):   # raised: Lambda returns the whole batch to the queue
+        lf.lambda_handler(event, network_scenario.RealContext(10))
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (metrics["RecordsSeen"], metrics["RecordsFailed"]) == (3, 3)
