@@ -22,7 +22,6 @@ Timings depend on the machine's load: run it on a quiet machine.
 
 import argparse
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -41,18 +40,9 @@ BUDGETS = (3, 10)
 
 def start_cloudfront():
     """Start the strict test CloudFront; return the server."""
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
-    os.environ.pop("AWS_PROFILE", None)
     import strict_cloudfront
-    from moto.server import ThreadedMotoServer
 
-    strict_cloudfront.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
-    return server
+    return strict_cloudfront.serve()
 
 
 def run_one(case):

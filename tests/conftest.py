@@ -13,7 +13,6 @@ import urllib.request
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 EVENTS = pathlib.Path(__file__).parent / "events"
 SAMPLES = pathlib.Path(__file__).parents[2] / "shared" / "aws-event-samples"
@@ -27,20 +26,13 @@ def pytest_configure(config):
     global _server
     for name in SETTINGS_VARS:
         os.environ.pop(name, None)
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
-    os.environ.pop("AWS_PROFILE", None)
     # CreateInvalidation as strict as real CloudFront's (tests/strict_cloudfront.py).
     import strict_cloudfront
 
-    strict_cloudfront.install()
-    _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    _server.start()
-    host, port = _server.get_host_and_port()
-    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
+    _server = strict_cloudfront.serve()
     # The same server is S3 and SQS for the end-to-end tests.
-    os.environ["AWS_ENDPOINT_URL_S3"] = f"http://{host}:{port}"
-    os.environ["AWS_ENDPOINT_URL_SQS"] = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL_S3"] = os.environ["AWS_ENDPOINT_URL_SQS"] = \
+        os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]
     # A later session in the same process (mutmut runs several, and forks
     # workers from it) finds lambda_function imported, its client bound to a
     # server that is gone: give it a client, configured alike, for this one.

@@ -50,6 +50,7 @@ API, for tests:
   invalid_path_reason(path): why a path is refused, or None (for tests of this module).
 """
 
+import os
 import re
 import threading
 from typing import NamedTuple
@@ -186,6 +187,24 @@ def install():
         cf_models.CloudFrontBackend.create_invalidation = _strict_create_invalidation
         _original_error_model = moto_serialize.get_error_model
         moto_serialize.get_error_model = _error_model
+
+
+def serve():
+    """Start moto's server on 127.0.0.1 with this strict CloudFront, with fake credentials.
+
+    Return the server; AWS_ENDPOINT_URL_CLOUDFRONT points at it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_SESSION_TOKEN="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_PROFILE", None)
+    install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] = f"http://{host}:{port}"
+    return server
 
 
 def uninstall():

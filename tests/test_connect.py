@@ -62,6 +62,28 @@ def notifications(s3, bucket):
     return answer
 
 
+def s3_as_aws_answers(monkeypatch):
+    """Give the script's S3 clients S3's GET answer; return the list of what it PUTs.
+
+    moto 5.2.5 keeps EventBridgeConfiguration but leaves it out of its GET
+    answer, where S3 has <EventBridgeConfiguration/>: put it back, as S3
+    would, on the script's own client, and record what the script sends.
+    """
+    sent = []
+    real_client = boto3.client
+
+    def client(*args, **kwargs):
+        made = real_client(*args, **kwargs)
+        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
+                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
+        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
+                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
+        return made
+
+    monkeypatch.setattr(connect_bucket.boto3, "client", client)
+    return sent
+
+
 def run(*args):
     """Run the script as a user would; return (exit status, stdout, stderr)."""
     done = subprocess.run([sys.executable, str(ROOT / "connect_bucket.py"), *args],
@@ -86,21 +108,7 @@ def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, caps
     }
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=others)
     before = notifications(s3, bucket)
-    # moto 5.2.5 keeps EventBridgeConfiguration but leaves it out of its GET
-    # answer, where S3 has <EventBridgeConfiguration/>: put it back, as S3
-    # would, on the script's own client, and record what the script sends.
-    sent = []
-    real_client = boto3.client
-
-    def client(*args, **kwargs):
-        made = real_client(*args, **kwargs)
-        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
-                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
-        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
-                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
-        return made
-
-    monkeypatch.setattr(connect_bucket.boto3, "client", client)
+    sent = s3_as_aws_answers(monkeypatch)
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
 
@@ -248,20 +256,7 @@ def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, m
     before = notifications(s3, bucket)
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
     assert notifications(s3, bucket) != before
-    # As in test_keeps_every_other_notification: moto leaves EventBridgeConfiguration out of
-    # its GET answer, where S3 has it; put it back and record what the script writes.
-    sent = []
-    real_client = boto3.client
-
-    def client(*args, **kwargs):
-        made = real_client(*args, **kwargs)
-        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
-                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
-        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
-                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
-        return made
-
-    monkeypatch.setattr(connect_bucket.boto3, "client", client)
+    sent = s3_as_aws_answers(monkeypatch)
     capsys.readouterr()
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 0
