@@ -961,10 +961,9 @@ def discovered_routes(deadline, counts=None):
     try:
         distributions = _list_distributions(deadline, Counter() if counts is None else counts)
     except (ClientError, BotoCoreError) as error:
-        message = _refusal("ListDistributions", error, "cloudfront:ListDistributions", "*")
-        raise InvalidationError(message.replace("ListDistributions", "ListDistributions, to find "
-                                "the bucket's distributions since DISTRIBUTION_ID is unset,", 1)
-                                ) from error
+        raise InvalidationError(_refusal("ListDistributions, to find the bucket's distributions since "
+                                         "DISTRIBUTION_ID is unset,", error,
+                                         "cloudfront:ListDistributions", "*")) from error
     routes = routes_from_distributions(distributions)
     logger.info("Listed %d distribution(s); %d serve S3 buckets: %s", len(distributions),
                 len({d for r in routes.values() for d, _ in r}), ", ".join(sorted(routes)) or "none")
