@@ -12,9 +12,10 @@ EventBridge, or replayed from a Lambda on-failure destination), turns every
 created or removed object key into the path a viewer requests, and asks
 CloudFront for one invalidation per distribution per invocation. The
 CallerReference is derived from the records themselves, so a redelivered event
-never creates (or bills) a second invalidation. Throttling is retried while
-the invocation has time; a path CloudFront refuses is isolated and covered by
-a wildcard. Whatever is not invalidated is reported: the SQS messages that
+never creates (or bills) a second invalidation. Throttling, server errors and
+answers cut short are retried while the invocation has time, and no answer is
+awaited past its deadline; a path CloudFront refuses is isolated and covered
+by a wildcard. Whatever is not invalidated is reported: the SQS messages that
 carried it in batchItemFailures, otherwise by raising, so that Lambda's
 retries, the SQS redrive or a dead-letter queue take over. One CloudWatch
 embedded-metric document is printed per invocation. Configuration is read
