@@ -1,0 +1,164 @@
+"""CloudFront's answers: believed only whole, awaited only until the deadline, failures named.
+
+The proxy tests (test_network.py) show these end to end through a real socket;
+these pin each check on its own, in-process.
+"""
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
+
+import lambda_function as lf
+
+# -- A body as long as its Content-Length -----------------------------------------
+
+
+@pytest.mark.parametrize("headers, body, problem", [
+    ({"content-length": "10"}, b"12345", "answer cut short: 5 of its 10 bytes arrived"),
+    ({"content-length": "3"}, b"12345", "answer cut short: 5 of its 3 bytes arrived"),
+    ({"content-length": "5"}, b"12345", None),
+    ({}, b"12345", None),                          # no length given: nothing to hold it against
+    ({"content-length": "lots"}, b"12345", None),  # not a length
+])
+def test_a_body_must_be_as_long_as_its_content_length(headers, body, problem):
+    response = {"headers": headers, "body": body}
+    if problem is None:
+        assert lf._check_length(response) is None
+    else:
+        with pytest.raises(lf._Incomplete) as raised:
+            lf._check_length(response)
+        assert str(raised.value) == problem
+
+
+# -- Answers holding what they must -----------------------------------------------
+
+def test_an_answer_missing_a_key_names_the_first_missing():
+    assert lf._complete({"Invalidation": {"Id": "I1"}}, "Invalidation", "Id") == {"Invalidation": {"Id": "I1"}}
+    for answer in ({}, {"Invalidation": None}, {"Invalidation": {}}):
+        with pytest.raises(lf._Incomplete) as raised:
+            lf._complete(answer, "Invalidation", "Id")
+        assert str(raised.value) == "answer cut short: no Invalidation.Id in it"
+    with pytest.raises(lf._Incomplete, match=r"^answer cut short: no DistributionList\.Marker in it$"):
+        lf._complete({"DistributionList": {"Quantity": 0}}, "DistributionList", "Quantity", "Marker", "MaxItems")
+
+
+def page(**changes):
+    """Return a whole ListDistributions answer of one page, with *changes* to its list."""
+    listing = {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 1, "Items": [{"Id": "E1"}]}
+    listing.update(changes)
+    return {"DistributionList": {k: v for k, v in listing.items() if v is not None}}
+
+
+DISAGREE = "answer cut short: a ListDistributions page whose Items, Quantity and NextMarker disagree"
+
+
+@pytest.mark.parametrize("answer, problem", [
+    (page(), None),
+    (page(IsTruncated=True, NextMarker="E1"), None),
+    (page(Quantity=0, Items=None), None),
+    *[(page(**{marker: None}), f"answer cut short: no DistributionList.{marker} in it")
+      for marker in ("Quantity", "IsTruncated", "Marker", "MaxItems")],
+    (page(Quantity=2), DISAGREE),                   # fewer items than it says, not truncated
+    (page(IsTruncated=True), DISAGREE),             # truncated, and no marker for the next page
+    (page(Quantity=1, Items=None), DISAGREE),
+])
+def test_a_listing_page_is_believed_only_whole(answer, problem):
+    if problem is None:
+        assert lf._complete_page(answer) is answer
+    else:
+        with pytest.raises(lf._Incomplete) as raised:
+            lf._complete_page(answer)
+        assert str(raised.value) == problem
+
+
+# -- Awaited until the deadline, and no longer ------------------------------------
+
+def test_an_answer_is_awaited_only_for_the_time_given():
+    release, started = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)   # a dripped answer: still coming when the time is up
+        return "late"
+
+    try:
+        with pytest.raises(lf._Incomplete) as raised:
+            lf._answer_within(slow, 0.2)
+        assert str(raised.value) == "no complete answer in the 0.2 s left"
+        assert started.is_set() and not release.is_set()   # abandoned, not waited out
+    finally:
+        release.set()
+
+
+def test_no_time_left_is_said_as_none_and_a_call_that_fails_raises_in_the_caller():
+    release = threading.Event()
+    try:
+        with pytest.raises(lf._Incomplete, match=r"^no complete answer in the 0\.0 s left$"):
+            lf._answer_within(lambda: release.wait(10), -3)
+    finally:
+        release.set()
+    with pytest.raises(KeyError, match="Id"):
+        lf._answer_within(lambda: {}["Id"], 5)
+    assert lf._answer_within(lambda: "whole", 5) == "whole"
+
+
+# -- Failures that say what to do -------------------------------------------------
+
+def client_error(code, message="no", operation="CreateInvalidation"):
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+ARN = "arn:aws:cloudfront::ACCOUNT_ID:distribution/E1"
+
+
+@pytest.mark.parametrize("error, todo", [
+    (client_error("AccessDenied"), f"allow cloudfront:CreateInvalidation on {ARN} in the function's role policy"),
+    (client_error("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/r/f is not "
+                                           "authorized"),
+     "allow cloudfront:CreateInvalidation on arn:aws:cloudfront::123456789012:distribution/E1 "
+     "in the function's role policy"),
+    (client_error("NoSuchDistribution"), "no distribution E1 in this account: check DISTRIBUTION_ID"),
+    (NoCredentialsError(), "no AWS credentials: in Lambda the execution role gives them; "
+                           "locally set AWS_PROFILE or run aws configure"),
+    (client_error("InvalidArgument"), ""),
+    (RuntimeError("AccessDenied"), ""),   # only CloudFront's own answer says what to allow
+])
+def test_a_refusal_says_what_to_do(error, todo):
+    assert lf._what_to_do(error, "cloudfront:CreateInvalidation", ARN) == todo
+    line = lf._refusal("CreateInvalidation on E1", error, "cloudfront:CreateInvalidation", ARN)
+    assert line.endswith(f"; {todo}") if todo else ";" not in line.rpartition(")")[2]
+    assert line.startswith("CreateInvalidation on E1 " + ("refused: " if isinstance(error, ClientError)
+                                                          else "failed: "))
+
+
+def test_a_discovery_that_breaks_names_what_broke(monkeypatch):
+    def broken(*_args):
+        raise KeyError("DistributionList")
+
+    monkeypatch.setattr(lf, "discovered_routes", broken)
+    with pytest.raises(lf.DiscoveryError) as raised:
+        lf._routes_or_fail(["event"], 0, None)
+    assert str(raised.value) == "KeyError: 'DistributionList'" and raised.value.events == ["event"]
+
+    def refused(*_args):
+        raise lf.InvalidationError("ListDistributions refused: AccessDenied")
+
+    monkeypatch.setattr(lf, "discovered_routes", refused)
+    with pytest.raises(lf.DiscoveryError, match=r"^ListDistributions refused: AccessDenied$"):
+        lf._routes_or_fail(["event"], 0, None)
+
+
+# -- The metrics line's level and timestamp ---------------------------------------
+
+def test_the_metrics_line_is_info_by_default_and_stamped_with_its_own_instant():
+    import json
+
+    document = json.loads(lf.metrics_document(Counter(), "f"))
+    assert document["level"] == "INFO"
+    ms = document["_aws"]["Timestamp"]
+    stamp = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert document["timestamp"] == stamp
+    assert json.loads(lf.metrics_document(Counter(), "f", "FATAL"))["level"] == "FATAL"
