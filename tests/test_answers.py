@@ -4,12 +4,14 @@ The proxy tests (test_network.py) show these end to end through a real socket;
 these pin each check on its own, in-process.
 """
 
+import os
 import threading
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
+from conftest import s3_upload
 
 import lambda_function as lf
 
@@ -162,3 +164,62 @@ def test_the_metrics_line_is_info_by_default_and_stamped_with_its_own_instant():
     stamp = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     assert document["timestamp"] == stamp
     assert json.loads(lf.metrics_document(Counter(), "f", "FATAL"))["level"] == "FATAL"
+
+
+# -- Nothing escapes uncounted ----------------------------------------------------
+
+def mixed_upload():
+    """Two deliveries of one upload, a record without an eventName and a restore."""
+    event = s3_upload("index.html")
+    record = event["Records"][0]
+    restore = {**record, "eventName": "ObjectRestore:Completed"}
+    event["Records"] += [dict(record), {"eventSource": "aws:s3", "s3": {}}, restore]
+    return event
+
+
+def raising(error):
+    def raise_it(*_args, **_kwargs):
+        raise error
+    return raise_it
+
+
+@pytest.mark.parametrize("where, error, raised, failed", [
+    # Planning broke: every object record it read is counted (here, both deliveries).
+    ("plan_invalidations", ZeroDivisionError("a bug"), ZeroDivisionError, 2),
+    # Discovery broke: every distinct record is counted (one upload, delivered twice).
+    ("discovered_routes", KeyError("DistributionList"), lf.DiscoveryError, 1),
+])
+def test_what_escapes_before_any_request_counts_the_records_failed(monkeypatch, where, error, raised, failed):
+    if where == "plan_invalidations":
+        monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    monkeypatch.setattr(lf, where, raising(error))
+    counts = Counter(RecordsFailed=5)   # counted on top of what the invocation counted before
+    with pytest.raises(raised):
+        lf.invalidate(mixed_upload(), lf.parse_settings(os.environ), lf._clock() + 10, counts)
+    assert (counts["RecordsSeen"], counts["RecordsFailed"]) == (4, 5 + failed)
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback(monkeypatch, caplog):
+    monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    monkeypatch.setattr(lf, "submit", raising(KeyError("Id")))
+    counts = Counter(RecordsFailed=1)
+    results, failed, errors = lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ),
+                                            lf._clock() + 10, counts)
+    assert errors == ["CreateInvalidation on E2QWRUHAPOMQZL failed: KeyError: 'Id'"]
+    assert counts["RecordsFailed"] == 2 and len(failed) == 1 and results == []
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert record.exc_info and record.exc_info[0] is KeyError
+
+
+def test_an_attempt_is_abandoned_at_the_deadline_and_time_left_is_checked_first():
+    release = threading.Event()
+    try:
+        with pytest.raises(lf.InvalidationError, match=r"^CreateInvalidation on E1: gave up after 1 "
+                                                       r"attempt\(s\), out of time; last error no "
+                                                       r"complete answer in the 0\.\d s left$"):
+            lf._with_retries(lambda: release.wait(10), "CreateInvalidation on E1", lf._clock() + 0.4,
+                             Counter())
+    finally:
+        release.set()
+    with pytest.raises(lf.InvalidationError, match=r"^ListDistributions: not attempted, no time left$"):
+        lf._with_retries(lambda: pytest.fail("called"), "ListDistributions", lf._clock(), Counter())
