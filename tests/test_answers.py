@@ -223,3 +223,17 @@ def test_an_attempt_is_abandoned_at_the_deadline_and_time_left_is_checked_first(
         release.set()
     with pytest.raises(lf.InvalidationError, match=r"^ListDistributions: not attempted, no time left$"):
         lf._with_retries(lambda: pytest.fail("called"), "ListDistributions", lf._clock(), Counter())
+
+
+def test_each_distribution_gets_an_equal_share_of_the_time_left(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", "E1,E2,E3")
+    shares = []
+
+    def submit(plan, deadline, counts):
+        shares.append(deadline - clock())
+        clock.sleep(5)   # each takes 5 s of its share
+        return [], []
+
+    monkeypatch.setattr(lf, "submit", submit)
+    lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ), clock() + 60, Counter())
+    assert shares == [20, 27.5, 50]   # 60 / 3; (60 - 5) / 2; 60 - 10
