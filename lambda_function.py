@@ -353,7 +353,7 @@ def _object_event(part, key, name, time_, *, version, message_id):
 # "[", "]", "|" (and some "^") raw where other clients encode them, so each
 # such key is cached under two spellings and one path can't cover both. A key
 # holding any of "~ * [ ] | ^" is covered by a wildcard that ends where the
-# first of them stands (docs/_drafts/13-network.md has the evidence).
+# first of them stands (docs/how-it-works.md, "Encoding", has the evidence).
 _VERBATIM = re.compile(r"[A-Za-z0-9\-._!$&'()+,/:;=@]*")
 _NO_EXACT_PATH = re.compile(r"[~*\[\]|^]")
 _ENCODED_BYTE = [chr(byte) if _VERBATIM.fullmatch(chr(byte)) else f"%{byte:02X}" for byte in range(256)]
@@ -697,9 +697,10 @@ def _answer_within(call, seconds):
 
     worker = threading.Thread(target=attempt, name="cloudfront-attempt", daemon=True)
     worker.start()
-    worker.join(max(0.0, seconds))
+    seconds = max(0.0, seconds)
+    worker.join(seconds)
     if not outcome:
-        raise _Incomplete(f"no complete answer in the {max(0.0, seconds):.1f} s left")
+        raise _Incomplete(f"no complete answer in the {seconds:.1f} s left")
     succeeded, value = outcome[0]
     if not succeeded:
         raise value
@@ -810,6 +811,7 @@ class _Submission:
         """
         dist_id, counts = self.plan.distribution_id, self.counts
         what = f"CreateInvalidation on {dist_id}"
+        arn = f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"   # what to allow, if refused
         batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
         try:
             response = _with_retries(lambda: _complete(cloudfront.create_invalidation(
@@ -823,9 +825,8 @@ class _Submission:
             if not reused and code == "InvalidArgument" and "path" in message.lower():
                 raise _PathsRefused(f"{what} refused: {code}: {message}") from error
             if not reused:
-                raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation",
-                                                 f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"
-                                                 )) from error
+                raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation", arn)
+                                        ) from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; "
@@ -833,9 +834,7 @@ class _Submission:
             counts["ReferencesReused"] += 1
             invalidation_id = None
         except BotoCoreError as error:
-            raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation",
-                                             f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"
-                                             )) from error
+            raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation", arn)) from error
         else:
             logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
                         "paths %s%s", invalidation_id, dist_id, len(paths), self.plan.records, reference,
@@ -1160,7 +1159,8 @@ settings, read from the environment as in Lambda:
   EXCLUDE_PATTERN  a Python regular expression; keys it matches are not invalidated
   MAX_PATHS        most paths in one invalidation, 1 to 3000 (default 100); more become wildcards
   DRY_RUN          true: log instead of invalidating (in Lambda; the local run sends only with --apply)
-  LOG_LEVEL        DEBUG (also names each excluded key), INFO (default), WARNING, ERROR, CRITICAL
+  LOG_LEVEL        DEBUG (also names each excluded key), INFO, WARNING, ERROR, CRITICAL;
+                   unset: Lambda's application log level (AWS_LAMBDA_LOG_LEVEL), else INFO
 
 examples:
   DISTRIBUTION_ID=E2QWRUHAPOMQZL python lambda_function.py tests/events/s3-put.json

@@ -13,8 +13,8 @@ first *times* of them (all when None):
   reset         the request reaches CloudFront (it acts), then the client's
                 connection is reset (RST), no answer.
 
-Connects that fail are not the proxy's: refused_url() is a port nobody
-listens on (ECONNREFUSED at once), BlackHole() a listener whose accept queue
+Connects that fail are not the proxy's: Refused() is a port bound but
+not listening (ECONNREFUSED at once), BlackHole() a listener whose accept queue
 is full, so a connect waits for an answer that never comes.
 
 Every answer forwarded is marked "Connection: close", so the client never
@@ -161,12 +161,20 @@ def _close(sock, reset=False):
     sock.close()
 
 
-def refused_url():
-    """Return an http URL on 127.0.0.1 where a connect is refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+class Refused:
+    """A port on 127.0.0.1 bound but not listening: a connect is refused at once.
+
+    Held bound until close(), so that no server started meanwhile (the
+    scenarios run side by side) can take the port and answer.
+    """
+
+    def __init__(self):
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def close(self):
+        self.socket.close()
 
 
 class BlackHole:

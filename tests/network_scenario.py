@@ -32,7 +32,7 @@ import boto3
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from faulty_proxy import BlackHole, FaultyProxy, refused_url  # noqa: E402
+from faulty_proxy import BlackHole, FaultyProxy, Refused  # noqa: E402
 
 import lambda_function as lf  # noqa: E402
 
@@ -131,10 +131,8 @@ def run(fault, operation, kind, budget_s, times=None):
             os.environ.pop("DISTRIBUTION_ID", None)
             match = MATCH[operation]
         url = proxy.url
-        if fault == "refuse":
-            url = refused_url()
-        elif fault == "blackhole":
-            hole = BlackHole()
+        if fault in ("refuse", "blackhole"):
+            hole = Refused() if fault == "refuse" else BlackHole()
             url = hole.url
         else:
             proxy.inject(fault, match, times)
