@@ -3,8 +3,8 @@
 Entry points:
 
     lambda_handler(event, context)   the AWS Lambda handler
-    main(argv)                       the local run: python lambda_function.py EVENT.json [--apply],
-                                     or a preview: python lambda_function.py --keys FILE
+    main(argv)                       the local run: python3 lambda_function.py EVENT.json [--apply],
+                                     or a preview: python3 lambda_function.py --keys FILE
 
 An AWS Lambda function, standard library and boto3 only. It accepts S3 event
 notifications however they arrive (directly, through SQS, SNS, SNS then SQS,
@@ -32,6 +32,18 @@ Event formats:
     https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
 """
 
+import sys
+
+# Checked before anything newer than Python 3.6 can fail with a stranger message
+# (this file must parse, and get this far, on any Python 3 from 3.6 on).
+if sys.version_info < (3, 11):  # noqa: UP036 (ruff knows the target version; an old Python doesn't)
+    _TOO_OLD = (f"lambda_function.py needs Python 3.11 or later; this is Python {sys.version.split()[0]}. "
+                "In Lambda, choose a Python 3.11 to 3.14 runtime (Runtime settings > Edit); locally, "
+                "make a venv with a newer python3 (docs/local-run.md)")
+    if __name__ == "__main__":
+        sys.exit(_TOO_OLD)
+    raise ImportError(_TOO_OLD)
+
 import argparse
 import hashlib
 import json
@@ -39,7 +51,6 @@ import logging
 import os
 import random
 import re
-import sys
 import threading
 import time
 from collections import Counter
@@ -47,6 +58,7 @@ from typing import NamedTuple
 from urllib.parse import unquote_plus
 
 import boto3
+import botocore
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -60,6 +72,30 @@ logger = logging.getLogger("cloudfront_invalidator")
 # wildcard paths in progress per distribution.
 CLOUDFRONT_MAX_PATHS = 3000
 CLOUDFRONT_MAX_WILDCARDS = 15
+
+# The boto3 and botocore that Lambda bundles vary by runtime and date, and AWS
+# no longer lists them (docs/console-setup.md#which-python).
+BOTOCORE = tuple(int(part) for part in re.findall(r"\d+", botocore.__version__)[:3])
+BOTOCORE_FLOOR = (1, 34, 145)     # the oldest the tests run on
+BOTOCORE_TENANTS = (1, 38, 4)     # the first with CloudFront's distribution tenants
+
+
+def _too_old(needed, what):
+    """Return the message saying that *what* needs botocore *needed* (a version tuple) or later."""
+    return (f"{what} needs botocore {'.'.join(map(str, needed))} or later; this runtime has boto3 "
+            f"{boto3.__version__}, botocore {botocore.__version__}. Choose a newer Python runtime, or "
+            "add a layer with a recent boto3 (docs/console-setup.md#which-python)")
+
+
+def _refuse_to_start(needed, what):
+    """Stop the local run, or fail the import in Lambda, with _too_old's message."""
+    if __name__ == "__main__":
+        sys.exit(f"error: {_too_old(needed, what)}")
+    raise ImportError(_too_old(needed, what))
+
+
+if BOTOCORE < BOTOCORE_FLOOR:
+    _refuse_to_start(BOTOCORE_FLOOR, "lambda_function.py")
 
 DEFAULT_MAX_PATHS = 100
 DISCOVERY_TTL_S = 300
@@ -99,9 +135,10 @@ def parse_settings(env):
                              "distribution ids (e.g. E2QWRUHAPOMQZL), or unset it to discover "
                              "the bucket's distributions")
         for dist_id in distribution_ids:
-            if not re.fullmatch(r"[A-Z0-9]{1,64}", dist_id):
-                raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront "
-                                 "distribution id (expected e.g. E2QWRUHAPOMQZL)")
+            if not re.fullmatch(r"[A-Z0-9]{1,64}|dt_[A-Za-z0-9]{1,64}", dist_id):
+                raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront distribution id: "
+                                 "copy it from the ID column of the CloudFront console's list "
+                                 "(e.g. E2QWRUHAPOMQZL; a distribution tenant's: dt_...)")
     origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
     if origin_path and not distribution_ids:
         raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it "
@@ -113,8 +150,8 @@ def parse_settings(env):
     try:
         exclude = re.compile(pattern) if pattern else None
     except re.error as error:
-        raise ValueError(f"EXCLUDE_PATTERN: {pattern!r} is not a valid Python "
-                         f"regular expression: {error}") from None
+        raise ValueError(f"EXCLUDE_PATTERN: {pattern!r} is not a valid Python regular expression "
+                         f"({error}){_as_regex(pattern)}") from None
     max_paths = (env.get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
     if not (max_paths.isascii() and max_paths.isdigit()) or not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
         raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
@@ -130,6 +167,34 @@ def parse_settings(env):
     return Settings(distribution_ids=distribution_ids, origin_path=origin_path and origin_path + "/",
                     index_document=index_document, exclude=exclude, max_paths=int(max_paths),
                     dry_run=dry_run in _TRUE, log_level=_LOG_LEVELS[log_level])
+
+
+# A "*" that a glob would mean: at the start, after "/", or before "." where no
+# regular expression would put it.
+_GLOB_STAR = re.compile(r"(?:^|/)\*|(?<![.\\)\]}])\*\.")
+
+
+def exclude_warnings(exclude):
+    """Return what looks wrong with the compiled EXCLUDE_PATTERN *exclude* (None: nothing)."""
+    pattern = exclude.pattern if exclude else ""
+    warnings = []
+    if _GLOB_STAR.search(pattern):
+        warnings.append(f"EXCLUDE_PATTERN {pattern!r} looks like a glob, but it is a Python regular "
+                        f"expression searched in each key{_as_regex(pattern)}")
+    if pattern.lstrip("^").startswith("/"):
+        warnings.append(f"EXCLUDE_PATTERN {pattern!r} starts with /, but S3 keys don't (assets/app.js, "
+                        f"not /assets/app.js), so it matches no key: did you mean "
+                        f"{pattern.replace('/', '', 1)!r}?")
+    return warnings
+
+
+def _as_regex(glob):
+    """Return a hint giving the regular expression for *glob*, read as a glob, or ""."""
+    if "*" not in glob:
+        return ""
+    regex = "^" + "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + "$"
+    regex = regex.removeprefix("^.*").removesuffix(".*$")   # a search needs neither
+    return f". As a glob, {glob!r} would be the regular expression {regex!r}"
 
 
 def lambda_log_level(env):
@@ -418,6 +483,16 @@ class Invalidation(NamedTuple):
     sources: list   # (ObjectEvent, its viewer paths on this distribution) pairs
 
 
+def _is_tenant(target):
+    """Return whether the invalidation target *target* is a distribution tenant (dt_...)."""
+    return target.startswith("dt_")
+
+
+def _id_key(target):
+    """Return the key of *target*'s id in a result: DistributionTenantId or DistributionId."""
+    return "DistributionTenantId" if _is_tenant(target) else "DistributionId"
+
+
 # Why a key is not invalidated: (log level, what the log line says), by reason.
 _LEFT_OUT = {
     "Excluded": (logging.INFO, "match EXCLUDE_PATTERN and are not invalidated"),
@@ -591,9 +666,8 @@ def caller_reference(distribution_id, paths, events):
 # The client is made once per container and reused by warm invocations.
 # botocore's own retries are off: the loop below retries with the
 # invocation's deadline in view, and also retries TooManyInvalidationsInProgress,
-# which botocore never does. Each attempt's read timeout is cut to the time
-# left (see _bound_read_timeout), and no attempt is awaited past the deadline
-# (see _answer_within). An answer is believed only complete (see _check_length,
+# which botocore never does. No attempt is awaited past the deadline (see
+# _answer_within), and an answer is believed only complete (see _check_length,
 # _complete): a cut one is a dropped connection, retried like one.
 _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
 
@@ -613,14 +687,20 @@ _THROTTLE_BASE_S, _THROTTLE_GROWTH, _THROTTLE_CAP_S = 2.0, 4, 180.0
 _MIN_ATTEMPT_S = 0.5
 # Kept in hand at the end of an invocation, to log, print metrics and return.
 _SAFETY_MARGIN_S = 0.5
-DEFAULT_BUDGET_S = 60.0      # when there is no Lambda context (local runs)
+DEFAULT_BUDGET_S = 60.0      # when there is no Lambda context
+LOCAL_BUDGET_S = 5.0         # the local run's default --timeout
 # Below this, an invocation can barely wait out one throttle: CloudFront
 # takes about one CreateInvalidation every 2 seconds.
 COMFORTABLE_BUDGET_S = 10.0
+# Attempts in flight at once, abandoned ones included. An abandoned attempt
+# runs on until its own socket timeouts end it (an answer dripped for
+# minutes keeps it that long): past this many, a new attempt waits for a
+# slot, so a warm container never piles them up.
+_ATTEMPT_SLOTS = 4
+_slots = threading.BoundedSemaphore(_ATTEMPT_SLOTS)
 
 # Indirections so that tests can run the retry loop on a fake clock.
 _clock, _sleep = time.monotonic, time.sleep
-_attempt_deadline = float("inf")   # set by _with_retries; one invocation at a time
 _warned_short_budget = False
 
 
@@ -633,7 +713,7 @@ class _PathsRefused(Exception):
 
 
 class DiscoveryError(InvalidationError):
-    """ListDistributions failed or was cut short: no record can be routed."""
+    """Discovery failed or was cut short: no record can be routed."""
 
     def __init__(self, message, events):
         super().__init__(message)
@@ -643,32 +723,34 @@ class DiscoveryError(InvalidationError):
 class _Incomplete(Exception):
     """An answer cut short, unparsable, or awaited past the deadline: a dropped connection."""
 
+    def __init__(self, message, cause="answer cut short"):
+        super().__init__(message)
+        self.cause = cause
 
-def deadline_for(context):
-    """Return the _clock() time by which this invocation must be done."""
-    remaining = DEFAULT_BUDGET_S
+
+def deadline_for(context, budget_s=DEFAULT_BUDGET_S):
+    """Return the _clock() time by which this invocation must be done.
+
+    That is the Lambda *context*'s remaining time, else *budget_s*, less a margin.
+    """
     if context is not None and hasattr(context, "get_remaining_time_in_millis"):
-        remaining = context.get_remaining_time_in_millis() / 1000
-    return _clock() + remaining - _SAFETY_MARGIN_S
+        budget_s = context.get_remaining_time_in_millis() / 1000
+    return _clock() + budget_s - _SAFETY_MARGIN_S
 
 
-def _bound_read_timeout(context, **_):
-    """Let no CloudFront answer be awaited past the invocation's deadline.
+def _check_length(response_dict=None, http_response=None, **_):
+    """Refuse an answer whose body is shorter or longer than its Content-Length.
 
-    botocore takes a per-request read timeout from the request context.
+    Some botocore and urllib3 versions read bodies without checking their
+    length, so an answer cut after its headers would parse as an empty one.
+    Called with before-parse's *response_dict* or after-call's *http_response*.
     """
-    context["read_timeout"] = max(0.1, min(_READ_TIMEOUT_S, _attempt_deadline - _clock()))
-
-
-def _check_length(response_dict, **_):
-    """Refuse a body shorter or longer than its Content-Length.
-
-    botocore reads bodies with enforce_content_length=False, so an answer
-    cut after its headers would otherwise parse as an empty one.
-    """
-    expected, got = response_dict["headers"].get("content-length", ""), len(response_dict["body"])
-    if expected.isdigit() and int(expected) != got:
-        raise _Incomplete(f"answer cut short: {got} of its {expected} bytes arrived")
+    headers = response_dict["headers"] if http_response is None else http_response.headers
+    expected = headers.get("content-length", "")
+    if expected.isdigit():
+        got = len(response_dict["body"] if http_response is None else http_response.content)
+        if int(expected) != got:
+            raise _Incomplete(f"answer cut short: {got} of its {expected} bytes arrived")
 
 
 def _complete(answer, part, *keys):
@@ -685,8 +767,13 @@ def _answer_within(call, seconds):
     The call runs in a worker thread: botocore's read timeout bounds each
     socket read, not the whole answer (a dripped one never ends), and
     nothing in botocore or urllib3 bounds the whole of it. An abandoned
-    attempt ends on its own timeouts; its answer is ignored.
+    attempt ends on its own timeouts, holding one of _ATTEMPT_SLOTS till
+    then; its answer is ignored.
     """
+    seconds, started = max(0.0, seconds), time.monotonic()
+    if not _slots.acquire(timeout=seconds):
+        raise _Incomplete(f"no attempt made: {_ATTEMPT_SLOTS} earlier ones still await CloudFront",
+                          "earlier attempts still hanging")
     outcome = []
 
     def attempt():
@@ -694,13 +781,14 @@ def _answer_within(call, seconds):
             outcome.append((True, call()))
         except Exception as error:   # handed to the caller's thread
             outcome.append((False, error))
+        finally:
+            _slots.release()
 
     worker = threading.Thread(target=attempt, name="cloudfront-attempt", daemon=True)
     worker.start()
-    seconds = max(0.0, seconds)
-    worker.join(seconds)
+    worker.join(seconds - (time.monotonic() - started))
     if not outcome:
-        raise _Incomplete(f"no complete answer in the {seconds:.1f} s left")
+        raise _Incomplete(f"no complete answer in the {seconds:.1f} s left", "cut at the deadline")
     succeeded, value = outcome[0]
     if not succeeded:
         raise value
@@ -709,16 +797,24 @@ def _answer_within(call, seconds):
 
 def new_client():
     """Return a CloudFront client as this module uses it: no botocore retries,
-    each attempt's read timeout bounded by the deadline, bodies checked whole."""
+    each answer checked whole."""
     client = boto3.client("cloudfront", config=BotoConfig(
         retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
         read_timeout=_READ_TIMEOUT_S))
-    client.meta.events.register("before-call.cloudfront", _bound_read_timeout)
-    client.meta.events.register("before-parse.cloudfront", _check_length)
+    client.meta.events.register("after-call.cloudfront", _check_length)   # every botocore
+    if BOTOCORE >= (1, 35, 16):   # sooner, before parsing: a half answer is named, not "unparsable"
+        client.meta.events.register("before-parse.cloudfront", _check_length)
     return client
 
 
 cloudfront = new_client()
+
+# What each kind of failed attempt is called, for the give-up message.
+_CAUSES = ((botocore.exceptions.ConnectTimeoutError, "connect timeout"), (ResponseParserError, "unparsable"),
+           (botocore.exceptions.EndpointConnectionError, "connection failed"),
+           (botocore.exceptions.ReadTimeoutError, "read timeout"),
+           (botocore.exceptions.ConnectionClosedError, "connection closed"))
+_NO_CONNECTION = {"connect timeout", "connection failed", "cut at the deadline"}
 
 
 def _with_retries(call, what, deadline, counts):
@@ -726,13 +822,12 @@ def _with_retries(call, what, deadline, counts):
 
     Retries go on while one more attempt fits before *deadline*, and no
     attempt is awaited past it; *counts* counts them, and the throttles.
-    An answer cut short or unparsable is a dropped connection.
+    An answer cut short or unparsable is a dropped connection. Giving up,
+    raise InvalidationError naming the cause of every attempt.
     """
-    global _attempt_deadline
-    _attempt_deadline = deadline
-    attempt = 0
     if deadline <= _clock():
         raise InvalidationError(f"{what}: not attempted, no time left")
+    causes = Counter()
     while True:
         code = ""
         try:
@@ -743,24 +838,37 @@ def _with_retries(call, what, deadline, counts):
             if code not in _RETRYABLE_CODES and status < 500:
                 raise
             counts["Throttles"] += code in _THROTTLING_CODES
-            reason = f"{code or status}: {message}"
+            cause, reason = code or str(status), f"{code or status}: {message}"
         except (BotoConnectionError, HTTPClientError, ResponseParserError, _Incomplete) as error:
             # Safe to resend: CreateInvalidation is idempotent by CallerReference.
+            cause = error.cause if isinstance(error, _Incomplete) else next(
+                (name for kind, name in _CAUSES if isinstance(error, kind)), type(error).__name__)
             reason = (f"{error}" if isinstance(error, _Incomplete)
                       else f"{type(error).__name__}: {error}".replace("\n", " "))
-        attempt += 1
+        causes[cause] += 1
         # Full jitter spreads throttled invocations apart; the wait is cut so
         # that one more attempt still fits before the deadline.
         latest = deadline - _clock() - _MIN_ATTEMPT_S
         if latest <= 0:
-            raise InvalidationError(f"{what}: gave up after {attempt} attempt(s), "
-                                    f"out of time; last error {reason}")
+            raise InvalidationError(_given_up(what, causes, reason))
+        attempt = causes.total()
         base, growth, cap = ((_THROTTLE_BASE_S, _THROTTLE_GROWTH, _THROTTLE_CAP_S)
                              if code in _THROTTLING_CODES else (_BACKOFF_BASE_S, 2, _BACKOFF_CAP_S))
         delay = min(random.uniform(0, min(cap, base * growth ** attempt)), latest)
         counts["Retries"] += 1
         logger.warning("%s: %s; retrying in %.1f s (attempt %d)", what, reason, delay, attempt)
         _sleep(delay)
+
+
+def _given_up(what, causes, reason):
+    """Return the message of giving up *what* after attempts failing for *causes*, the last for *reason*."""
+    tally = ", ".join(f"{n} × {cause}" for cause, n in causes.most_common())
+    todo = ""
+    if causes.keys() <= _NO_CONNECTION and causes.keys() - {"cut at the deadline"}:
+        todo = ("; no connection to CloudFront's API was made: check the network (a function in a VPC "
+                "needs a route to the internet: docs/operations.md#errors-and-retries)")
+    return (f"{what}: gave up after {causes.total()} attempt(s), out of time: {tally}; "
+            f"last error {reason}{todo}")
 
 
 def _code_and_message(error):
@@ -782,10 +890,14 @@ def _what_to_do(error, action, resource):
         account = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+::(\d{12}):", message)
         resource = resource.replace("ACCOUNT_ID", account[1]) if account else resource
         return f"allow {action} on {resource} in the function's role policy"
-    if code == "NoSuchDistribution":
-        return (f"no distribution {resource.rpartition('/')[2]} in this account: "
-                "check DISTRIBUTION_ID")
+    if code in _GONE:
+        kind, _, target = resource.rpartition(":")[2].partition("/")
+        return f"no {kind.replace('-', ' ')} {target} in this account: check DISTRIBUTION_ID"
     return ""
+
+
+# What CloudFront answers for a distribution, or a distribution tenant, that isn't there.
+_GONE = ("NoSuchDistribution", "EntityNotFound")
 
 
 def _refusal(what, error, action, resource):
@@ -810,13 +922,12 @@ class _Submission:
         or InvalidationError.
         """
         dist_id, counts = self.plan.distribution_id, self.counts
-        what = f"CreateInvalidation on {dist_id}"
-        arn = f"arn:aws:cloudfront::ACCOUNT_ID:distribution/{dist_id}"   # what to allow, if refused
+        action = "CreateInvalidationForDistributionTenant" if _is_tenant(dist_id) else "CreateInvalidation"
+        what, arn = f"{action} on {dist_id}", _arn(dist_id)   # the ARN to allow, if refused
         batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
         try:
-            response = _with_retries(lambda: _complete(cloudfront.create_invalidation(
-                DistributionId=dist_id, InvalidationBatch=batch), "Invalidation", "Id"),
-                what, self.deadline, counts)
+            response = _with_retries(lambda: _complete(_send(dist_id, batch), "Invalidation", "Id"),
+                                     what, self.deadline, counts)
             invalidation_id = response["Invalidation"]["Id"]
         except ClientError as error:
             code, message = _code_and_message(error)
@@ -825,8 +936,7 @@ class _Submission:
             if not reused and code == "InvalidArgument" and "path" in message.lower():
                 raise _PathsRefused(f"{what} refused: {code}: {message}") from error
             if not reused:
-                raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation", arn)
-                                        ) from error
+                raise InvalidationError(_refusal(what, error, f"cloudfront:{action}", arn)) from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; "
@@ -834,13 +944,13 @@ class _Submission:
             counts["ReferencesReused"] += 1
             invalidation_id = None
         except BotoCoreError as error:
-            raise InvalidationError(_refusal(what, error, "cloudfront:CreateInvalidation", arn)) from error
+            raise InvalidationError(_refusal(what, error, f"cloudfront:{action}", arn)) from error
         else:
             logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
                         "paths %s%s", invalidation_id, dist_id, len(paths), self.plan.records, reference,
                         " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
             counts.update(InvalidationsCreated=1, PathsSent=len(paths), WildcardsSent=_wildcards(paths))
-        self.results.append({"DistributionId": dist_id, "CallerReference": reference,
+        self.results.append({_id_key(dist_id): dist_id, "CallerReference": reference,
                              "Paths": list(paths), "Id": invalidation_id})
 
     def isolate(self, paths, reference):
@@ -892,6 +1002,19 @@ def submit(plan, deadline, counts):
     return submission.results, submission.lost
 
 
+def _send(target, batch):
+    """Ask CloudFront to invalidate the InvalidationBatch *batch* on *target*; return its answer."""
+    if _is_tenant(target):
+        return cloudfront.create_invalidation_for_distribution_tenant(Id=target, InvalidationBatch=batch)
+    return cloudfront.create_invalidation(DistributionId=target, InvalidationBatch=batch)
+
+
+def _arn(target):
+    """Return the ARN of the distribution or distribution tenant *target*, its account ACCOUNT_ID."""
+    kind = "distribution-tenant" if _is_tenant(target) else "distribution"
+    return f"arn:aws:cloudfront::ACCOUNT_ID:{kind}/{target}"
+
+
 def _covering_wildcards(path):
     """Return the wildcards over *path*, narrowest first.
 
@@ -915,6 +1038,7 @@ _S3_ORIGIN = re.compile(
     r"(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:-website)?"
     r"(?:[.-](?:dualstack\.)?(?:[a-z]{2}(?:-[a-z]+)+-\d+|external-1))?"
     r"\.amazonaws\.com(?:\.cn)?")
+_PARAMETER = re.compile(r"\{\{([^{}]*)\}\}")   # a multi-tenant distribution's {{parameter}}
 
 
 def bucket_of_origin(domain_name):
@@ -928,73 +1052,150 @@ def bucket_of_origin(domain_name):
     return match and match["bucket"]
 
 
-def routes_from_distributions(distributions):
-    """Return {bucket: [(distribution id, origin prefix), ...]} for *distributions*.
+def _origins(dist):
+    """Return the (domain name, origin path) of each origin of the DistributionSummary *dist*."""
+    return [(o.get("DomainName") or "", o.get("OriginPath") or "")
+            for o in (dist.get("Origins") or {}).get("Items") or ()]
+
+
+def is_multi_tenant(dist):
+    """Return whether the DistributionSummary *dist* is a multi-tenant distribution.
+
+    Its ConnectionMode says so; a botocore older than the tenants doesn't
+    read that field, but origins holding {{parameters}} still tell.
+    """
+    return dist.get("ConnectionMode") == "tenant-only" or "{{" in repr(_origins(dist))
+
+
+def _may_serve_s3(dist):
+    """Return whether an origin of *dist* is a bucket, or may be one once its parameters are filled in."""
+    return any("{{" in domain or bucket_of_origin(domain) for domain, _ in _origins(dist))
+
+
+def routes_from_distributions(distributions, tenants=None):
+    """Return {bucket: [(target id, origin prefix), ...]} for *distributions*.
 
     Every S3 origin of every distribution (DistributionSummary dicts from
-    CloudFront) counts.
+    CloudFront) counts. A multi-tenant distribution is never a target itself:
+    each of its tenants is, *tenants* mapping the distribution's id to its
+    [(tenant id, {parameter: value}), ...], with which its origins' domain
+    names and paths are filled in.
     """
     routes = {}
     for dist in distributions:
-        for origin in (dist.get("Origins") or {}).get("Items") or ():
-            bucket = bucket_of_origin(origin.get("DomainName", ""))
-            if bucket:
-                prefix = (origin.get("OriginPath") or "").strip("/")
-                route = (dist["Id"], prefix and prefix + "/")
-                if route not in routes.setdefault(bucket, []):
+        targets = (tenants or {}).get(dist["Id"], ()) if is_multi_tenant(dist) else [(dist["Id"], {})]
+        for target, values in targets:
+            for domain, path in _origins(dist):
+                bucket, prefix = bucket_of_origin(_filled(domain, values)), _filled(path, values).strip("/")
+                route = (target, prefix and prefix + "/")
+                if bucket and "{{" in prefix:
+                    logger.warning("Tenant %s leaves a parameter of the origin path %r unset: it is not "
+                                   "invalidated", target, path)
+                elif bucket and route not in routes.setdefault(bucket, []):
                     routes[bucket].append(route)
     return routes
+
+
+def _filled(text, values):
+    """Return *text* with each {{parameter}} that the dict *values* gives replaced by its value."""
+    return _PARAMETER.sub(lambda match: values.get(match[1], match[0]), text)
 
 
 _discovered = (float("-inf"), {})   # (expiry on _clock, routes) for this container
 
 
 def discovered_routes(deadline, counts=None):
-    """Return the bucket routes of the account's distributions.
+    """Return the bucket routes of the account's distributions and distribution tenants.
 
-    They are listed at most once per DISCOVERY_TTL_S in a container.
+    They are listed at most once per DISCOVERY_TTL_S in a container, and kept
+    only when every listing was whole.
     """
     global _discovered
     expiry, routes = _discovered
     if _clock() < expiry:
         return routes
+    counts = Counter() if counts is None else counts
     try:
-        distributions = _list_distributions(deadline, Counter() if counts is None else counts)
+        distributions = _listing(cloudfront.list_distributions, _distribution_page, "ListDistributions",
+                                 deadline, counts)
+        tenants = {dist["Id"]: _tenants_of(dist["Id"], deadline, counts) for dist in distributions
+                   if is_multi_tenant(dist) and _may_serve_s3(dist)}
     except (ClientError, BotoCoreError) as error:
-        raise InvalidationError(_refusal("ListDistributions, to find the bucket's distributions since "
-                                         "DISTRIBUTION_ID is unset,", error,
-                                         "cloudfront:ListDistributions", "*")) from error
-    routes = routes_from_distributions(distributions)
-    logger.info("Listed %d distribution(s); %d serve S3 buckets: %s", len(distributions),
-                len({d for r in routes.values() for d, _ in r}), ", ".join(sorted(routes)) or "none")
+        operation = getattr(error, "operation_name", None) or "ListDistributions"
+        resource = {"GetDistribution": "distribution/*", "GetDistributionTenant": "distribution-tenant/*"}
+        resource = f"arn:aws:cloudfront::ACCOUNT_ID:{resource[operation]}" if operation in resource else "*"
+        raise InvalidationError(_refusal(f"{operation}, to find the bucket's distributions since "
+                                         "DISTRIBUTION_ID is unset,", error, f"cloudfront:{operation}",
+                                         resource)) from error
+    routes = routes_from_distributions(distributions, tenants)
+    logger.info("Listed %d distribution(s) and %d tenant(s); %d serve S3 buckets: %s", len(distributions),
+                sum(map(len, tenants.values())), len({d for r in routes.values() for d, _ in r}),
+                ", ".join(sorted(routes)) or "none")
     _discovered = (_clock() + DISCOVERY_TTL_S, routes)
     return routes
+
+
+def _tenants_of(dist_id, deadline, counts):
+    """Return [(tenant id, {parameter: value}), ...] for the enabled tenants of the multi-tenant
+    distribution *dist_id*; a parameter a tenant leaves unset has the distribution's default."""
+    if not hasattr(cloudfront, "list_distribution_tenants"):
+        raise InvalidationError(_too_old(BOTOCORE_TENANTS, f"{dist_id} is a multi-tenant distribution: "
+                                                           "invalidating its tenants"))
+    config = _with_retries(lambda: _complete(cloudfront.get_distribution(Id=dist_id), "Distribution",
+                                             "DistributionConfig"), f"GetDistribution {dist_id}", deadline,
+                           counts)["Distribution"]["DistributionConfig"]
+    values = {p["Name"]: p["Definition"]["StringSchema"]["DefaultValue"]
+              for p in (config.get("TenantConfig") or {}).get("ParameterDefinitions") or ()
+              if "DefaultValue" in p.get("Definition", {}).get("StringSchema", {})}
+    listed = _listing(lambda **marker: cloudfront.list_distribution_tenants(
+        AssociationFilter={"DistributionId": dist_id}, **marker), _tenant_page,
+        f"ListDistributionTenants of {dist_id}", deadline, counts)
+    found = []
+    for tenant_id in (t["Id"] for t in listed if t.get("Enabled", True)):
+        try:
+            tenant = _with_retries(lambda tenant_id=tenant_id: _complete(cloudfront.get_distribution_tenant(
+                Identifier=tenant_id), "DistributionTenant", "Id"), f"GetDistributionTenant {tenant_id}",
+                deadline, counts)["DistributionTenant"]
+        except ClientError as error:
+            if _code_and_message(error)[0] != "EntityNotFound":
+                raise
+            continue   # deleted since it was listed
+        found.append((tenant_id, values | {p["Name"]: p["Value"] for p in tenant.get("Parameters") or ()}))
+    return found
+
+
+def _listing(call, page, what, deadline, counts):
+    """Return every item of a paged listing: call(**marker) answers one page, page(answer)
+    returns its (items, next marker or None) or raises _Incomplete if it isn't whole."""
+    found, marker = [], {}
+    while True:
+        items, next_marker = _with_retries(lambda marker=marker: page(call(**marker)), what, deadline, counts)
+        found.extend(items)
+        if not next_marker:
+            return found
+        marker = {"Marker": next_marker}
 
 
 # The markers of a ListDistributions page: a page without them was cut short.
 _PAGE_MARKERS = ("Quantity", "IsTruncated", "Marker", "MaxItems")
 
 
-def _list_distributions(deadline, counts):
-    """Return every distribution, page after page, each page complete."""
-    distributions, marker = [], {}
-    while True:
-        page = _with_retries(lambda marker=marker: _complete_page(cloudfront.list_distributions(**marker)),
-                             "ListDistributions", deadline, counts)["DistributionList"]
-        distributions.extend(page.get("Items") or ())
-        if not page["IsTruncated"]:
-            return distributions
-        marker = {"Marker": page["NextMarker"]}
-
-
-def _complete_page(answer):
-    """Return a ListDistributions *answer* if its page is whole; else raise _Incomplete."""
+def _distribution_page(answer):
+    """Return (distributions, next marker) of a ListDistributions *answer*, if its page is whole."""
     page = _complete(answer, "DistributionList", *_PAGE_MARKERS)["DistributionList"]
     if len(page.get("Items") or ()) != page["Quantity"] or (page["IsTruncated"]
                                                             and not page.get("NextMarker")):
         raise _Incomplete("answer cut short: a ListDistributions page whose Items, Quantity "
                           "and NextMarker disagree")
-    return answer
+    return page.get("Items") or [], page["IsTruncated"] and page["NextMarker"]
+
+
+def _tenant_page(answer):
+    """Return (tenants, next marker) of a ListDistributionTenants *answer*.
+
+    Its pages carry no count to check them by: only their length is checked.
+    """
+    return answer.get("DistributionTenantList") or [], answer.get("NextMarker")
 
 
 # -- Handler -----------------------------------------------------------------
@@ -1017,17 +1218,22 @@ def lambda_handler(event, context):
     logger.setLevel(settings.log_level)
     deadline = deadline_for(context)
     _warn_once_if_short(deadline - _clock() + _SAFETY_MARGIN_S)
-    counts = Counter()
+    counts, errors = Counter(), {}
     try:
         results, failed, errors = invalidate(event, settings, deadline, counts)
     finally:
         print(metrics_document(counts, getattr(context, "function_name", None)
                                or os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"),
-                               lambda_log_level(os.environ)))
+                               lambda_log_level(os.environ), failed_targets=sorted(errors)))
     sqs = _is_sqs(event)
+    if not sqs and counts["RecordsSeen"] == counts["RecordsSkippedMalformed"] > 0:
+        # Not an S3 event at all: the console's default test event, say. (SQS batches skip poison.)
+        raise InvalidationError("The event holds no S3 notification record, so there is nothing to "
+                                "invalidate. To test the function, use the contents of "
+                                "tests/events/s3-put.json as the test event, with DRY_RUN=true")
     if not failed:
         return {"batchItemFailures": []} if sqs else {"invalidations": results}
-    reason = "; ".join(errors) or f"{len(failed)} record(s) not invalidated"
+    reason = "; ".join(errors.values())
     messages = {event.message for event in failed}
     if not sqs or not results or None in messages:
         raise InvalidationError(reason)
@@ -1038,13 +1244,13 @@ def lambda_handler(event, context):
 def invalidate(event, settings, deadline, counts):
     """Create the invalidations *event* calls for, or log them with dry_run.
 
-    Return (results, ObjectEvents not invalidated, error messages). Every
+    Return (results, ObjectEvents not invalidated, {target: error message}). Every
     distribution is tried whatever happens to the others, whatever the
     exception, and gets its share of the time left. Raise DiscoveryError when
     the distributions can't be found, and whatever else escapes planning:
     either way every record is counted failed.
     """
-    results, failed, errors = [], [], []
+    results, failed, errors = [], [], {}
     try:
         plans = plan_event(event, settings, deadline, counts)
     except Exception as error:   # no plan: none of the records was invalidated
@@ -1054,10 +1260,11 @@ def invalidate(event, settings, deadline, counts):
                                              - counts["RecordsSkippedNotAChange"]))
         raise
     for index, plan in enumerate(plans):
+        target = plan.distribution_id
         if settings.dry_run:
             logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s", len(plan.paths),
-                        plan.distribution_id, plan.caller_reference, " ".join(plan.paths))
-            results.append({"DistributionId": plan.distribution_id, "Paths": list(plan.paths),
+                        target, plan.caller_reference, " ".join(plan.paths))
+            results.append({_id_key(target): target, "Paths": list(plan.paths),
                             "CallerReference": plan.caller_reference})
             continue
         # An equal share of the time left: one slow distribution can't starve the others.
@@ -1065,18 +1272,31 @@ def invalidate(event, settings, deadline, counts):
         try:
             created, lost = submit(plan, share, counts)
         except Exception as error:   # whatever it is, the other distributions are still tried
-            expected = isinstance(error, InvalidationError)
-            message = str(error) if expected else (f"CreateInvalidation on {plan.distribution_id} "
-                                                   f"failed: {type(error).__name__}: {error}")
-            logger.error("%s", message, exc_info=not expected)
-            errors.append(message)
+            errors[target] = _failure(error, target, discovered=not settings.distribution_ids)
             failed.extend(event for event, _ in plan.sources)
             continue
         results.extend(created)
+        if lost:
+            errors[target] = f"{target}: CloudFront refused {len(lost)} path(s) and every wildcard over them"
         failed.extend(event for event, paths in plan.sources
                       if any(covers(lost_path, p) for lost_path in lost for p in paths))
     counts["RecordsFailed"] += len({event.identity for event in failed})
     return results, failed, errors
+
+
+def _failure(error, target, discovered):
+    """Log what escaped submitting to *target* (a *discovered* one or not); return its message."""
+    global _discovered
+    expected = isinstance(error, InvalidationError)
+    message = str(error) if expected else f"Invalidating on {target} failed: {type(error).__name__}: {error}"
+    cause = error.__cause__
+    if discovered and isinstance(cause, ClientError) and _code_and_message(cause)[0] in _GONE:
+        # Deleted since it was listed: the retry lists afresh, and finds where the keys are now served.
+        _discovered = (float("-inf"), {})
+        message = (f"{target} was listed but no longer exists; its records are retried, "
+                   f"after listing the distributions again")
+    logger.error("%s", message, exc_info=not expected)
+    return message
 
 
 def plan_event(event, settings, deadline, counts=None):
@@ -1112,8 +1332,11 @@ def _routes_or_fail(events, deadline, counts):
         raise DiscoveryError(str(cause), events) from error
 
 
-def metrics_document(counts, function_name, level="INFO"):
-    """Return the CloudWatch embedded-metric-format JSON line for *counts*, of log level *level*."""
+def metrics_document(counts, function_name, level="INFO", failed_targets=()):
+    """Return the CloudWatch embedded-metric-format JSON line for *counts*, of log level *level*.
+
+    It also names the distributions and tenants that failed (*failed_targets*), for Logs Insights.
+    """
     ms = int(time.time() * 1000)
     return json.dumps({
         # With the JSON log format Lambda drops a line below the application log level, and
@@ -1126,7 +1349,8 @@ def metrics_document(counts, function_name, level="INFO"):
         "_aws": {"Timestamp": ms, "CloudWatchMetrics": [{
             "Namespace": METRICS_NAMESPACE, "Dimensions": [["FunctionName"]],
             "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS]}]},
-        "FunctionName": function_name, **{name: counts[name] for name in METRICS}})
+        "FunctionName": function_name, "FailedTargets": list(failed_targets),
+        **{name: counts[name] for name in METRICS}})
 
 
 def _warn_once_if_short(budget_s):
@@ -1149,22 +1373,22 @@ def _is_sqs(event):
 
 # -- Local run ---------------------------------------------------------------
 
-_USAGE = """python lambda_function.py [-h] [--apply] event
-       python lambda_function.py --keys FILE"""
+_USAGE = """python3 lambda_function.py [-h] [--apply] [--timeout SECONDS] event
+       python3 lambda_function.py --keys FILE"""
 _SETTINGS_HELP = """\
 settings, read from the environment as in Lambda:
-  DISTRIBUTION_ID  comma-separated distribution ids; unset: discover the bucket's distributions
+  DISTRIBUTION_ID  comma-separated distribution ids or tenant ids (dt_...); unset: discover the bucket's
   ORIGIN_PATH      the key prefix the distribution's origin path maps to / (with DISTRIBUTION_ID)
   INDEX_DOCUMENT   e.g. index.html: a change to dir/index.html also invalidates dir/
-  EXCLUDE_PATTERN  a Python regular expression; keys it matches are not invalidated
+  EXCLUDE_PATTERN  a Python regular expression (not a glob) searched in each key; keys it matches are left out
   MAX_PATHS        most paths in one invalidation, 1 to 3000 (default 100); more become wildcards
-  DRY_RUN          true: log instead of invalidating (in Lambda; the local run sends only with --apply)
+  DRY_RUN          true: log instead of invalidating (in Lambda; the local run changes nothing without --apply)
   LOG_LEVEL        DEBUG (also names each excluded key), INFO, WARNING, ERROR, CRITICAL;
                    unset: Lambda's application log level (AWS_LAMBDA_LOG_LEVEL), else INFO
 
 examples:
-  DISTRIBUTION_ID=E2QWRUHAPOMQZL python lambda_function.py tests/events/s3-put.json
-  cd public && find assets -type f | python ../lambda_function.py --keys -
+  DISTRIBUTION_ID=E2QWRUHAPOMQZL python3 lambda_function.py tests/events/s3-put.json
+  (cd public && find assets -type f) | python3 lambda_function.py --keys -
 """
 # The distribution a preview plans for when DISTRIBUTION_ID is unset.
 _STAND_IN = "(stand-in)"
@@ -1172,8 +1396,45 @@ _STAND_IN = "(stand-in)"
 
 def main(argv=None):
     """Print what an event, or a deploy of some keys (--keys), would invalidate; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.event is None) == (args.keys is None):
+        both = ", not both" if args.keys is not None else ""
+        parser.error(f"give an event file (- reads stdin) or --keys FILE{both}")
+    if args.keys is not None and args.apply:
+        parser.error("--keys only previews, it never calls AWS: drop --apply")
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
+    try:
+        settings = _start(os.environ)._replace(dry_run=not args.apply)
+    except ValueError as error:
+        parser.exit(2, f"error: {error}\n")
+    path, what = ((args.keys, "a file of object keys, one a line") if args.keys is not None else
+                  (args.event, "a JSON file holding a Lambda event (e.g. tests/events/s3-put.json)"))
+    data = _read_input(path, what, parser)
+    if args.keys is not None:
+        print(preview(data, settings), end="")
+        return 0
+    try:
+        event = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        parser.exit(1, f"error: {'stdin' if args.event == '-' else args.event} is not JSON: {error}\n")
+    for warning in exclude_warnings(settings.exclude):
+        logger.warning("%s", warning)
+    if not settings.distribution_ids:
+        logger.info("DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the bucket's, "
+                    "which needs AWS credentials and a network (set DISTRIBUTION_ID to plan without AWS)")
+    try:
+        results, failed, _ = invalidate(event, settings, deadline_for(None, args.timeout), Counter())
+    except InvalidationError as error:
+        parser.exit(1, f"error: {error}\n")
+    print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
+    return 1 if failed else 0
+
+
+def _parser():
+    """Return the local run's command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python lambda_function.py", usage=_USAGE, epilog=_SETTINGS_HELP,
+        prog="python3 lambda_function.py", usage=_USAGE, epilog=_SETTINGS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Print the CloudFront invalidations that a Lambda event would create. "
                     "Settings come from the environment, as in Lambda (see the README).\n"
@@ -1185,35 +1446,11 @@ def main(argv=None):
                              "deploy would upload them; never calls AWS")
     parser.add_argument("--apply", action="store_true",
                         help="really create the invalidations, with your AWS credentials "
-                             "(without it nothing is sent; discovery still lists distributions)")
-    args = parser.parse_args(argv)
-    if (args.event is None) == (args.keys is None):
-        both = ", not both" if args.keys is not None else ""
-        parser.error(f"give an event file (- reads stdin) or --keys FILE{both}")
-    if args.keys is not None and args.apply:
-        parser.error("--keys only previews, it never calls AWS: drop --apply")
-    try:
-        settings = parse_settings(os.environ)._replace(dry_run=not args.apply)
-    except ValueError as error:
-        parser.exit(2, f"error: {error}\n")
-    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
-    logger.setLevel(settings.log_level)
-    path, what = ((args.keys, "a file of object keys, one a line") if args.keys is not None else
-                  (args.event, "a JSON file holding a Lambda event (e.g. tests/events/s3-put.json)"))
-    data = _read_input(path, what, parser)
-    if args.keys is not None:
-        print(preview(data, settings), end="")
-        return 0
-    try:
-        event = json.loads(data)
-    except (ValueError, RecursionError) as error:
-        parser.exit(1, f"error: {'stdin' if args.event == '-' else args.event} is not JSON: {error}\n")
-    try:
-        results, failed, _ = invalidate(event, settings, deadline_for(None), Counter())
-    except InvalidationError as error:
-        parser.exit(1, f"error: {error}\n")
-    print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
-    return 1 if failed else 0
+                             "(without it nothing is changed)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=LOCAL_BUDGET_S,
+                        help=f"give up on AWS after this long, as Lambda would at its timeout "
+                             f"(default {LOCAL_BUDGET_S:g})")
+    return parser
 
 
 def _read_input(path, what, parser):
@@ -1252,7 +1489,12 @@ def preview(data, settings):
     targets = [(dist_id, settings.origin_path) for dist_id in settings.distribution_ids or (_STAND_IN,)]
     left_out = {}
     plans = plan_invalidations(events, {"": targets}, settings, left_out=left_out)
-    lines = [*_preview_settings(settings), "", f"{len(events)} key(s) read."]
+    lines = [*_preview_settings(settings), "", f"{len(events)} key(s) read." if events or invalid else
+             "No key read: is the build there? (Rails: bin/rails assets:precompile makes public/assets)"]
+    warnings = exclude_warnings(settings.exclude)
+    if events and len(left_out.get("Excluded", ())) == len(events):
+        warnings.append(f"EXCLUDE_PATTERN leaves nothing to invalidate: it matches all {len(events)} key(s)")
+    lines.extend(f"\nWarning: {warning}" for warning in warnings)
     for plan in plans:
         lines.append(f"\nWould invalidate on {plan.distribution_id}: {len(plan.paths)} path(s), "
                      f"{_wildcards(plan.paths)} of them wildcard(s), for {plan.records} key(s)")
@@ -1285,8 +1527,26 @@ def _preview_settings(settings):
     return ["Settings:", *(f"  {name:<16} {value or '(none)'}" for name, value in shown.items())]
 
 
+def _start(env):
+    """Return the Settings of *env*; fail at start, naming the cause, on a configuration that can't work."""
+    settings = parse_settings(env)
+    logger.setLevel(settings.log_level)
+    if any(map(_is_tenant, settings.distribution_ids)) and not hasattr(
+            cloudfront, "create_invalidation_for_distribution_tenant"):
+        _refuse_to_start(BOTOCORE_TENANTS, "Invalidating distribution tenants (dt_... in DISTRIBUTION_ID)")
+    return settings
+
+
+def _cold_start():
+    """Start in Lambda: check the configuration, say what the function runs on and what looks wrong."""
+    settings = _start(os.environ)
+    logger.info("Running on Python %s, boto3 %s, botocore %s", sys.version.split()[0], boto3.__version__,
+                botocore.__version__)
+    for warning in exclude_warnings(settings.exclude):
+        logger.warning("%s", warning)
+
+
 if __name__ == "__main__":
     sys.exit(main())
 else:
-    # In Lambda: fail at start, naming the variable, on a configuration that can't work.
-    logger.setLevel(parse_settings(os.environ).log_level)
+    _cold_start()

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError
 from conftest import s3_upload
 
@@ -36,7 +37,31 @@ def refusal(check, answer):
     ({"content-length": "lots"}, b"12345", None),  # not a length
 ])
 def test_a_body_must_be_as_long_as_its_content_length(headers, body, problem):
-    assert refusal(lf._check_length, {"headers": headers, "body": body}) == problem
+    # before-parse hands the response dict (botocore 1.35.16 and later), after-call the response itself.
+    assert refusal(lambda answer: lf._check_length(response_dict=answer), {"headers": headers, "body": body}) == problem
+    response = AWSResponse("https://cloudfront.amazonaws.com/", 200, headers, None)
+    response._content = body
+    assert refusal(lambda answer: lf._check_length(http_response=answer), response) == problem
+
+
+def test_after_call_checks_the_length_only_where_one_is_given():
+    # A Stubber's answer has no headers and no body to read: it is left alone.
+    lf._check_length(http_response=AWSResponse("https://cloudfront.amazonaws.com/", 200, {}, None))
+
+
+def test_the_client_checks_lengths_by_the_means_its_botocore_has():
+    client, cut = lf.new_client(), AWSResponse("https://cloudfront.amazonaws.com/", 201, {"content-length": "9"}, None)
+    cut._content = b"<a>"
+    with pytest.raises(lf._Incomplete, match="3 of its 9 bytes"):   # every botocore emits after-call
+        client.meta.events.emit("after-call.cloudfront.CreateInvalidation", http_response=cut, parsed={},
+                                model=None, context={})
+    before_parse = lambda: client.meta.events.emit(  # noqa: E731
+        "before-parse.cloudfront.CreateInvalidation", response_dict={"headers": cut.headers, "body": b"<a>"})
+    if lf.BOTOCORE >= (1, 35, 16):   # before parsing, where botocore has the event
+        with pytest.raises(lf._Incomplete, match="3 of its 9 bytes"):
+            before_parse()
+    else:
+        before_parse()   # registered only where botocore emits it
 
 
 # -- Answers holding what they must -----------------------------------------------
@@ -72,9 +97,17 @@ DISAGREE = "answer cut short: a ListDistributions page whose Items, Quantity and
     (page(Quantity=1, Items=None), DISAGREE),
 ])
 def test_a_listing_page_is_believed_only_whole(answer, problem):
-    assert refusal(lf._complete_page, answer) == problem
+    assert refusal(lf._distribution_page, answer) == problem
     if problem is None:
-        assert lf._complete_page(answer) is answer
+        listing = answer["DistributionList"]
+        assert lf._distribution_page(answer) == (listing.get("Items") or [],
+                                                 listing["IsTruncated"] and listing["NextMarker"])
+
+
+def test_a_tenant_listing_gives_its_tenants_and_the_next_marker():
+    assert lf._tenant_page({"DistributionTenantList": [{"Id": "dt_1"}], "NextMarker": "dt_1"}) == (
+        [{"Id": "dt_1"}], "dt_1")
+    assert lf._tenant_page({}) == ([], None)   # no tenant: the list may be left out
 
 
 # -- Awaited until the deadline, and no longer ------------------------------------
@@ -91,6 +124,7 @@ def test_an_answer_is_awaited_only_for_the_time_given():
         with pytest.raises(lf._Incomplete) as raised:
             lf._answer_within(slow, 0.2)
         assert str(raised.value) == "no complete answer in the 0.2 s left"
+        assert raised.value.cause == "cut at the deadline"
         assert started.is_set() and not release.is_set()   # abandoned, not waited out
     finally:
         release.set()
@@ -206,7 +240,7 @@ def test_an_unexpected_error_is_logged_with_its_traceback(monkeypatch, caplog):
     counts = Counter(RecordsFailed=1)
     results, failed, errors = lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ),
                                             lf._clock() + 10, counts)
-    assert errors == ["CreateInvalidation on E2QWRUHAPOMQZL failed: KeyError: 'Id'"]
+    assert errors == {"E2QWRUHAPOMQZL": "Invalidating on E2QWRUHAPOMQZL failed: KeyError: 'Id'"}
     assert counts["RecordsFailed"] == 2 and len(failed) == 1 and results == []
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.exc_info and record.exc_info[0] is KeyError
@@ -216,8 +250,8 @@ def test_an_attempt_is_abandoned_at_the_deadline_and_time_left_is_checked_first(
     release = threading.Event()
     try:
         with pytest.raises(lf.InvalidationError, match=r"^CreateInvalidation on E1: gave up after 1 "
-                                                       r"attempt\(s\), out of time; last error no "
-                                                       r"complete answer in the 0\.\d s left$"):
+                                                       r"attempt\(s\), out of time: 1 × cut at the deadline; "
+                                                       r"last error no complete answer in the 0\.\d s left$"):
             lf._with_retries(lambda: release.wait(10), "CreateInvalidation on E1", lf._clock() + 0.4,
                              Counter())
     finally:

@@ -155,7 +155,7 @@ def test_help_lists_every_setting_one_line_each(capsys):
     for name in read:
         (line,) = [line for line in lines if line.split()[:1] == [name]]
         assert len(line.split()) > 3, line   # and says what it does
-    assert "  cd public && find assets -type f | python ../lambda_function.py --keys -" in lines
+    assert "  (cd public && find assets -type f) | python3 lambda_function.py --keys -" in lines
 
 
 def test_debug_names_each_excluded_key(caplog):

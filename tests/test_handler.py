@@ -79,17 +79,34 @@ def test_several_distributions_each_get_one(cf, monkeypatch):
         assert (count, list(found.values())) == (1, [["/old/page.html"]])
 
 
-@pytest.mark.parametrize("name", ["s3-test-event", "console-test"])
-def test_no_records_no_call(cf, dist, name, monkeypatch):
+def test_no_records_no_call(cf, dist, monkeypatch):
     calls = []
     lf.cloudfront.meta.events.register("before-call.cloudfront", lambda **kw: calls.append(kw))
     try:
-        assert lf.lambda_handler(load_event(name), None) == {"invalidations": []}
-        assert lf.lambda_handler({}, None) == {"invalidations": []}
+        assert lf.lambda_handler(load_event("s3-test-event"), None) == {"invalidations": []}
+        assert lf.lambda_handler({"Records": []}, None) == {"invalidations": []}
     finally:
         lf.cloudfront.meta.events.unregister("before-call.cloudfront")
     assert calls == []
     assert invalidations(cf, dist) == ({}, 0)
+
+
+@pytest.mark.parametrize("event", [load_event("console-test"), {}, {"Records": [{"key1": "value1"}]}, [1, 2]])
+def test_the_console_default_test_event_fails_saying_what_to_test_with(cf, dist, event, capsys):
+    with pytest.raises(lf.InvalidationError) as raised:
+        lf.lambda_handler(event, None)
+    assert str(raised.value) == ("The event holds no S3 notification record, so there is nothing to "
+                                 "invalidate. To test the function, use the contents of "
+                                 "tests/events/s3-put.json as the test event, with DRY_RUN=true")
+    assert invalidations(cf, dist) == ({}, 0)
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (metrics["RecordsSkippedMalformed"], metrics["RecordsFailed"]) == (1, 0)
+
+
+def test_an_sqs_batch_of_poison_alone_still_succeeds(cf, dist):
+    # SQS batches skip poison (retrying it would not help): they never fail for it.
+    event = {"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": json.dumps({"key1": "value1"})}]}
+    assert lf.lambda_handler(event, None) == {"batchItemFailures": []}
 
 
 def test_no_records_no_call_even_without_distribution_id(cf):
@@ -317,5 +334,5 @@ def test_a_path_told_to_be_refused_costs_only_its_own_message(cf, dist, strict_c
     assert accepted == ["/a/1.js", "/b/good.js", "/c.js"]
     # Redelivered alone, it is a new batch with its own reference, refused the same way.
     retry = {"Records": [event["Records"][1]]}
-    with pytest.raises(lf.InvalidationError, match="1 record\\(s\\) not invalidated"):
+    with pytest.raises(lf.InvalidationError, match=": CloudFront refused 1 path\\(s\\) and every wildcard over them"):
         lf.lambda_handler(retry, None)

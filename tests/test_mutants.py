@@ -230,14 +230,14 @@ def test_discovery_logs_what_it_found(cf, caplog):
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
         lf.discovered_routes(lf._clock() + 30)
-    assert "Listed 3 distribution(s); 2 serve S3 buckets: b1, b2" in messages(caplog, logging.INFO)
+    assert "Listed 3 distribution(s) and 0 tenant(s); 2 serve S3 buckets: b1, b2" in messages(caplog, logging.INFO)
 
 
 def test_discovery_of_no_s3_distribution_says_none(cf, caplog):
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
         assert lf.discovered_routes(lf._clock() + 30) == {}
-    assert "Listed 1 distribution(s); 0 serve S3 buckets: none" in messages(caplog, logging.INFO)
+    assert "Listed 1 distribution(s) and 0 tenant(s); 0 serve S3 buckets: none" in messages(caplog, logging.INFO)
 
 
 def test_discovery_is_cached_for_exactly_its_ttl(cf, clock):
@@ -361,12 +361,13 @@ def test_help_says_how_to_run_it_and_what_apply_does(capsys):
     with pytest.raises(SystemExit):
         lf.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert text.startswith("usage: python lambda_function.py [-h] [--apply] event ")
+    assert text.startswith("usage: python3 lambda_function.py [-h] [--apply] [--timeout SECONDS] event ")
     for said in ("Print the CloudFront invalidations that a Lambda event would create. "
                  "Settings come from the environment, as in Lambda (see the README).",
                  "event a JSON file holding the Lambda event",
                  "--apply really create the invalidations, with your AWS credentials "
-                 "(without it nothing is sent; discovery still lists distributions)"):
+                 "(without it nothing is changed)",
+                 "--timeout SECONDS give up on AWS after this long, as Lambda would at its timeout (default 5)"):
         assert said in text
 
 
@@ -450,8 +451,10 @@ def test_messages_returned_to_the_queue_are_logged_with_why_and_counted(cf, dist
     strict_cloudfront.refuse("/bad.js", "/*")
     with caplog.at_level(logging.ERROR):
         lf.lambda_handler(sqs_batch(["good.js", "bad.js"]), None)
-    assert messages(caplog, logging.ERROR)[-1] == "1 SQS message(s) returned to the queue: 1 record(s) not invalidated"
-    assert metrics(capsys)["RecordsFailed"] == 1
+    assert messages(caplog, logging.ERROR)[-1] == (f"1 SQS message(s) returned to the queue: {dist}: CloudFront "
+                                                   "refused 1 path(s) and every wildcard over them")
+    line = metrics(capsys)
+    assert (line["RecordsFailed"], line["FailedTargets"]) == (1, [dist])
 
 
 def test_the_local_run_exits_1_when_a_path_is_not_invalidated(cf, dist, monkeypatch, tmp_path, capsys):
@@ -715,7 +718,9 @@ def test_max_paths_reaches_the_plan(cf, dist, monkeypatch, caplog):
 @pytest.mark.parametrize("env, message", [
     ({"DISTRIBUTION_ID": " , "}, "DISTRIBUTION_ID is set but empty: give one or more comma-separated distribution ids "
                                  "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions"),
-    ({"DISTRIBUTION_ID": "e1"}, "DISTRIBUTION_ID: 'e1' is not a CloudFront distribution id (expected e.g. E2QWRUHAPOMQZL)"),
+    ({"DISTRIBUTION_ID": "e1"}, "DISTRIBUTION_ID: 'e1' is not a CloudFront distribution id: copy it from the ID "
+                                "column of the CloudFront console's list (e.g. E2QWRUHAPOMQZL; a distribution "
+                                "tenant's: dt_...)"),
     ({"ORIGIN_PATH": "/static"}, "ORIGIN_PATH applies only with DISTRIBUTION_ID; without it each origin's own "
                                  "origin path is read from CloudFront"),
 ])

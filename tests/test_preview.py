@@ -111,7 +111,8 @@ def test_nothing_to_invalidate_says_so():
     text = preview(["a.js"], EXCLUDE_PATTERN=".")
     assert "\nWould invalidate nothing.\n" in text
     assert section(text, "Left out: 1 key(s) match EXCLUDE_PATTERN") == ["'a.js'"]
-    assert "0 key(s) read.\n\nWould invalidate nothing.\n" in preview([])
+    assert ("\nNo key read: is the build there? (Rails: bin/rails assets:precompile makes public/assets)\n"
+            "\nWould invalidate nothing.\n") in preview([])
 
 
 def test_the_preview_never_calls_aws(monkeypatch, capsys, tmp_path):
