@@ -40,9 +40,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 (ruff knows the target version; an
     _TOO_OLD = (f"lambda_function.py needs Python 3.11 or later; this is Python {sys.version.split()[0]}. "
                 "In Lambda, choose a Python 3.11 to 3.14 runtime (Runtime settings > Edit); locally, "
                 "make a venv with a newer python3 (docs/local-run.md)")
-    if __name__ == "__main__":
-        sys.exit(_TOO_OLD)
-    raise ImportError(_TOO_OLD)
+    raise (SystemExit if __name__ == "__main__" else ImportError)(_TOO_OLD)
 
 import argparse
 import hashlib
@@ -53,8 +51,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
-from typing import NamedTuple
+from collections import Counter, namedtuple
 from urllib.parse import unquote_plus
 
 import boto3
@@ -80,22 +77,16 @@ BOTOCORE_FLOOR = (1, 34, 145)     # the oldest the tests run on
 BOTOCORE_TENANTS = (1, 38, 4)     # the first with CloudFront's distribution tenants
 
 
-def _too_old(needed, what):
-    """Return the message saying that *what* needs botocore *needed* (a version tuple) or later."""
-    return (f"{what} needs botocore {'.'.join(map(str, needed))} or later; this runtime has boto3 "
-            f"{boto3.__version__}, botocore {botocore.__version__}. Choose a newer Python runtime, or "
-            "add a layer with a recent boto3 (docs/console-setup.md#which-python)")
+def _too_old(needed, what, error=None):
+    """Return an InvalidationError (or *error*) saying that *what* needs botocore *needed* or later."""
+    return (error or InvalidationError)(
+        f"{what} needs botocore {'.'.join(map(str, needed))} or later; this runtime has boto3 "
+        f"{boto3.__version__}, botocore {botocore.__version__}. Choose a newer Python runtime, or add a "
+        "layer with a recent boto3 (docs/console-setup.md#which-python)")
 
 
-def _refuse_to_start(needed, what):
-    """Stop the local run, or fail the import in Lambda, with _too_old's message."""
-    if __name__ == "__main__":
-        sys.exit(f"error: {_too_old(needed, what)}")
-    raise ImportError(_too_old(needed, what))
-
-
-if BOTOCORE < BOTOCORE_FLOOR:
-    _refuse_to_start(BOTOCORE_FLOOR, "lambda_function.py")
+if BOTOCORE < BOTOCORE_FLOOR:   # stop the local run, or fail the import in Lambda
+    raise _too_old(BOTOCORE_FLOOR, "This file", SystemExit if __name__ == "__main__" else ImportError)
 
 DEFAULT_MAX_PATHS = 100
 DISCOVERY_TTL_S = 300
@@ -108,16 +99,14 @@ _LOG_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARNING", "WARN": "
 _LAMBDA_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
-class Settings(NamedTuple):
-    """The function's configuration, as parse_settings reads it."""
-
-    distribution_ids: tuple   # empty: discover the distributions of each bucket
-    origin_path: str          # key prefix stripped for DISTRIBUTION_ID, "" or "dir/"
-    index_document: str       # "" or a file name such as "index.html"
-    exclude: re.Pattern | None
-    max_paths: int
-    dry_run: bool
-    log_level: str
+# The function's configuration, as parse_settings reads it:
+#   distribution_ids  ids of distributions and distribution tenants; empty: discover each bucket's
+#   origin_path       the key prefix stripped for DISTRIBUTION_ID, "" or "dir/"
+#   index_document    "" or a file name such as "index.html"
+#   exclude           the compiled EXCLUDE_PATTERN, or None
+#   max_paths, dry_run, log_level: an int, a bool, and a level name for logging
+Settings = namedtuple("Settings", "distribution_ids origin_path index_document exclude max_paths dry_run "
+                                  "log_level")
 
 
 def parse_settings(env):
@@ -131,9 +120,8 @@ def parse_settings(env):
     if ids is not None:
         distribution_ids = tuple(dict.fromkeys(part.strip() for part in ids.split(",") if part.strip()))
         if not distribution_ids:
-            raise ValueError("DISTRIBUTION_ID is set but empty: give one or more comma-separated "
-                             "distribution ids (e.g. E2QWRUHAPOMQZL), or unset it to discover "
-                             "the bucket's distributions")
+            raise ValueError("DISTRIBUTION_ID is set but empty: give comma-separated distribution ids "
+                             "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions")
         for dist_id in distribution_ids:
             if not re.fullmatch(r"[A-Z0-9]{1,64}|dt_[A-Za-z0-9]{1,64}", dist_id):
                 raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront distribution id: "
@@ -141,8 +129,8 @@ def parse_settings(env):
                                  "(e.g. E2QWRUHAPOMQZL; a distribution tenant's: dt_...)")
     origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
     if origin_path and not distribution_ids:
-        raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it "
-                         "each origin's own origin path is read from CloudFront")
+        raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it each origin's "
+                         "own origin path is read from CloudFront")
     index_document = env.get("INDEX_DOCUMENT") or ""
     if "/" in index_document:
         raise ValueError(f"INDEX_DOCUMENT: expected a file name such as index.html, got {index_document!r}")
@@ -154,16 +142,16 @@ def parse_settings(env):
                          f"({error}){_as_regex(pattern)}") from None
     max_paths = (env.get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
     if not (max_paths.isascii() and max_paths.isdigit()) or not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
-        raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
-                         f"{CLOUDFRONT_MAX_PATHS}, got {max_paths!r}")
+        raise ValueError(f"MAX_PATHS: expected a whole number from 1 to {CLOUDFRONT_MAX_PATHS}, "
+                         f"got {max_paths!r}")
     dry_run = (env.get("DRY_RUN") or "").strip().lower()
     if dry_run not in _TRUE + _FALSE:
         raise ValueError(f"DRY_RUN: expected true or false, got {dry_run!r}")
     # LOG_LEVEL, when set, wins; otherwise the level chosen in the console's Logging configuration.
     log_level = (env.get("LOG_LEVEL") or "").strip().upper() or lambda_log_level(env)
     if log_level not in _LOG_LEVELS:
-        raise ValueError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or "
-                         f"CRITICAL (or Lambda's TRACE, FATAL), got {log_level!r}")
+        raise ValueError("LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or CRITICAL "
+                         f"(or Lambda's TRACE, FATAL), got {log_level!r}")
     return Settings(distribution_ids=distribution_ids, origin_path=origin_path and origin_path + "/",
                     index_document=index_document, exclude=exclude, max_paths=int(max_paths),
                     dry_run=dry_run in _TRUE, log_level=_LOG_LEVELS[log_level])
@@ -182,9 +170,8 @@ def exclude_warnings(exclude):
         warnings.append(f"EXCLUDE_PATTERN {pattern!r} looks like a glob, but it is a Python regular "
                         f"expression searched in each key{_as_regex(pattern)}")
     if pattern.lstrip("^").startswith("/"):
-        warnings.append(f"EXCLUDE_PATTERN {pattern!r} starts with /, but S3 keys don't (assets/app.js, "
-                        f"not /assets/app.js), so it matches no key: did you mean "
-                        f"{pattern.replace('/', '', 1)!r}?")
+        warnings.append(f"EXCLUDE_PATTERN {pattern!r} starts with /, but S3 keys don't (assets/app.js, not "
+                        f"/assets/app.js): it matches no key. Did you mean {pattern.replace('/', '', 1)!r}?")
     return warnings
 
 
@@ -209,15 +196,13 @@ def lambda_log_level(env):
 
 # -- Envelopes -> records ----------------------------------------------------
 
-class ObjectEvent(NamedTuple):
-    """One S3 object record: a key that changed, and what identifies the change."""
-
-    bucket: str
-    key: str          # decoded: the object's real key
-    name: str         # "ObjectCreated:Put", or EventBridge's "Object Created"
-    time: str         # as S3 sent it, or ""; caller_reference uses it only if ISO 8601
-    identity: bytes   # sequencer (else eTag, version id, time), name, bucket and key
-    message: str | None = None   # the SQS message that carried it
+# One S3 object record: a key that changed, and what identifies the change:
+#   bucket, key   the bucket's name, and the object's key, decoded
+#   name          "ObjectCreated:Put", or EventBridge's "Object Created"
+#   time          as S3 sent it, or ""; caller_reference uses it only if ISO 8601
+#   identity      bytes: sequencer (else eTag, version id, time), name, bucket and key
+#   message       the id of the SQS message that carried it, or None
+ObjectEvent = namedtuple("ObjectEvent", "bucket key name time identity message", defaults=(None,))
 
 
 # Event names that change what a viewer gets. Restores, replication, tiering,
@@ -341,48 +326,40 @@ def _some_keys(mapping):
 
 
 def _from_s3_record(record, message_id):
-    """Return the ObjectEvent of an S3 notification record, or None.
-
-    None when its event leaves the object's content alone; raise _Malformed.
-    """
+    """Return the ObjectEvent of an S3 notification record, or None; see _read_object."""
     name = record.get("eventName")
     if not isinstance(name, str) or not name:
         raise _Malformed("S3 record without an eventName")
     name = name.removeprefix("s3:")   # some published samples carry the prefix
-    if not name.startswith(_INVALIDATING_PREFIXES):
-        logger.debug("%r does not change the object's content; skipped", name)
-        return None
-    s3 = record["s3"]
-    obj = s3.get("object") if isinstance(s3, dict) else None
-    key = _raw_key(obj, "s3")
     # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
-    return _object_event(s3, unquote_plus(key), name, record.get("eventTime"), message_id=message_id,
-                         version=obj.get("sequencer") or obj.get("eTag") or obj.get("versionId"))
+    return _read_object(name, name.startswith(_INVALIDATING_PREFIXES), record["s3"], "s3", unquote_plus,
+                        record.get("eventTime"), ("sequencer", "eTag", "versionId"), message_id)
 
 
 def _from_eventbridge(message, message_id):
-    """Return the ObjectEvent of an S3 EventBridge event, or None.
-
-    None when its type leaves the object's content alone; raise _Malformed.
-    """
+    """Return the ObjectEvent of an S3 EventBridge event, or None; see _read_object."""
     name = message["detail-type"]
-    if name not in _INVALIDATING_DETAIL_TYPES:
+    # EventBridge keys are the key itself, not form-encoded (see docs/how-it-works.md, "Decoding").
+    return _read_object(name, name in _INVALIDATING_DETAIL_TYPES, message.get("detail"), "detail", str,
+                        message.get("time"), ("sequencer", "etag", "version-id"), message_id)
+
+
+def _read_object(name, changes, part, where, decode, time_, versions, message_id):
+    """Return the ObjectEvent of the object that *part* (an event's *where*) describes.
+
+    None when the event *name* doesn't change the object's content (*changes*
+    false). *decode* turns its key field into the key; *versions* are the
+    fields that identify the object's version, best first. Raise _Malformed.
+    """
+    if not changes:
         logger.debug("%r does not change the object's content; skipped", name)
         return None
-    detail = message.get("detail")
-    obj = detail.get("object") if isinstance(detail, dict) else None
-    key = _raw_key(obj, "detail")
-    # EventBridge keys are the key itself, not form-encoded (see docs/how-it-works.md, "Decoding").
-    return _object_event(detail, key, name, message.get("time"), message_id=message_id,
-                         version=obj.get("sequencer") or obj.get("etag") or obj.get("version-id"))
-
-
-def _raw_key(obj, where):
-    """Return the key field of *obj*, an S3 object description; raise _Malformed."""
+    obj = part.get("object") if isinstance(part, dict) else None
     key = obj.get("key") if isinstance(obj, dict) else None
     if not isinstance(key, str) or not key:
         raise _Malformed(f"expected a string at {where}.object.key, got {key!r}"[:200])
-    return key
+    version = next((obj[field] for field in versions if obj.get(field)), None)
+    return _object_event(part, decode(key), name, time_, version=version, message_id=message_id)
 
 
 def _object_event(part, key, name, time_, *, version, message_id):
@@ -473,14 +450,12 @@ def covers(plan_path, path):
 
 # -- Plan --------------------------------------------------------------------
 
-class Invalidation(NamedTuple):
-    """The invalidation planned for one distribution."""
-
-    distribution_id: str
-    paths: tuple
-    caller_reference: str
-    records: int    # distinct object records the paths stand for (redeliveries count once)
-    sources: list   # (ObjectEvent, its viewer paths on this distribution) pairs
+# The invalidation planned for one distribution, or distribution tenant:
+#   distribution_id     its id ("E2QWRUHAPOMQZL", or a tenant's "dt_...")
+#   paths, caller_reference
+#   records             distinct object records the paths stand for (redeliveries count once)
+#   sources             (ObjectEvent, its viewer paths there) pairs
+Invalidation = namedtuple("Invalidation", "distribution_id paths caller_reference records sources")
 
 
 def _is_tenant(target):
@@ -494,13 +469,11 @@ def _id_key(target):
 
 
 # Why a key is not invalidated: (log level, what the log line says), by reason.
-_LEFT_OUT = {
-    "Excluded": (logging.INFO, "match EXCLUDE_PATTERN and are not invalidated"),
-    "Unserved": (logging.INFO, "are outside the origin path of every distribution that serves "
-                               "their bucket; not invalidated"),
-    "NoDistribution": (logging.WARNING, "are in buckets that no CloudFront distribution serves; "
-                                        "not invalidated"),
-}
+_LEFT_OUT = {"Excluded": (logging.INFO, "match EXCLUDE_PATTERN and are not invalidated"),
+             "Unserved": (logging.INFO, "are outside the origin path of every distribution that serves their "
+                                        "bucket; not invalidated"),
+             "NoDistribution": (logging.WARNING, "are in buckets that no CloudFront distribution serves; not "
+                                                 "invalidated")}
 
 
 def plan_invalidations(events, routes, settings, skipped=None, left_out=None):
@@ -715,10 +688,6 @@ class _PathsRefused(Exception):
 class DiscoveryError(InvalidationError):
     """Discovery failed or was cut short: no record can be routed."""
 
-    def __init__(self, message, events):
-        super().__init__(message)
-        self.events = events
-
 
 class _Incomplete(Exception):
     """An answer cut short, unparsable, or awaited past the deadline: a dropped connection."""
@@ -738,19 +707,18 @@ def deadline_for(context, budget_s=DEFAULT_BUDGET_S):
     return _clock() + budget_s - _SAFETY_MARGIN_S
 
 
-def _check_length(response_dict=None, http_response=None, **_):
+def _check_length(http_response, **_):
     """Refuse an answer whose body is shorter or longer than its Content-Length.
 
-    Some botocore and urllib3 versions read bodies without checking their
-    length, so an answer cut after its headers would parse as an empty one.
-    Called with before-parse's *response_dict* or after-call's *http_response*.
+    botocore reads bodies with urllib3's enforce_content_length off (1.44)
+    or at urllib3's default (off in urllib3 1.26), so an answer cut after its
+    headers would parse as an empty one. after-call sees every answer on
+    every botocore; a body cut halfway fails to parse before that (botocore's
+    ResponseParserError, retried like a dropped connection).
     """
-    headers = response_dict["headers"] if http_response is None else http_response.headers
-    expected = headers.get("content-length", "")
-    if expected.isdigit():
-        got = len(response_dict["body"] if http_response is None else http_response.content)
-        if int(expected) != got:
-            raise _Incomplete(f"answer cut short: {got} of its {expected} bytes arrived")
+    expected = http_response.headers.get("content-length", "")
+    if expected.isdigit() and int(expected) != len(http_response.content):
+        raise _Incomplete(f"answer cut short: {len(http_response.content)} of its {expected} bytes arrived")
 
 
 def _complete(answer, part, *keys):
@@ -798,21 +766,19 @@ def _answer_within(call, seconds):
 def new_client():
     """Return a CloudFront client as this module uses it: no botocore retries,
     each answer checked whole."""
-    client = boto3.client("cloudfront", config=BotoConfig(
-        retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
-        read_timeout=_READ_TIMEOUT_S))
-    client.meta.events.register("after-call.cloudfront", _check_length)   # every botocore
-    if BOTOCORE >= (1, 35, 16):   # sooner, before parsing: a half answer is named, not "unparsable"
-        client.meta.events.register("before-parse.cloudfront", _check_length)
+    config = BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
+                        read_timeout=_READ_TIMEOUT_S)
+    client = boto3.client("cloudfront", config=config)
+    client.meta.events.register("after-call.cloudfront", _check_length)
     return client
 
 
 cloudfront = new_client()
 
 # What each kind of failed attempt is called, for the give-up message.
-_CAUSES = ((botocore.exceptions.ConnectTimeoutError, "connect timeout"), (ResponseParserError, "unparsable"),
+_CAUSES = ((ResponseParserError, "unparsable answer"), (botocore.exceptions.ReadTimeoutError, "read timeout"),
+           (botocore.exceptions.ConnectTimeoutError, "connect timeout"),
            (botocore.exceptions.EndpointConnectionError, "connection failed"),
-           (botocore.exceptions.ReadTimeoutError, "read timeout"),
            (botocore.exceptions.ConnectionClosedError, "connection closed"))
 _NO_CONNECTION = {"connect timeout", "connection failed", "cut at the deadline"}
 
@@ -872,8 +838,8 @@ def _given_up(what, causes, reason):
 
 
 def _code_and_message(error):
-    """Return the error code and message of a botocore ClientError."""
-    details = error.response.get("Error", {})
+    """Return the error code and message of a botocore ClientError ("", "" for another error)."""
+    details = getattr(error, "response", {}).get("Error", {})
     return details.get("Code", ""), details.get("Message", "")
 
 
@@ -885,7 +851,7 @@ def _what_to_do(error, action, resource):
     if isinstance(error, NoCredentialsError):
         return ("no AWS credentials: in Lambda the execution role gives them; "
                 "locally set AWS_PROFILE or run aws configure")
-    code, message = _code_and_message(error) if isinstance(error, ClientError) else ("", "")
+    code, message = _code_and_message(error)
     if code in ("AccessDenied", "AccessDeniedException"):
         account = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+::(\d{12}):", message)
         resource = resource.replace("ACCOUNT_ID", account[1]) if account else resource
@@ -929,7 +895,7 @@ class _Submission:
             response = _with_retries(lambda: _complete(_send(dist_id, batch), "Invalidation", "Id"),
                                      what, self.deadline, counts)
             invalidation_id = response["Invalidation"]["Id"]
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             code, message = _code_and_message(error)
             reused = code == "InvalidationBatchAlreadyExists" or (
                 code == "InvalidArgument" and "caller reference" in message.lower())
@@ -939,12 +905,10 @@ class _Submission:
                 raise InvalidationError(_refusal(what, error, f"cloudfront:{action}", arn)) from error
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
-            logger.info("%s: caller reference %s was already used for these records; "
-                        "nothing more to do", what, reference)
+            logger.info("%s: caller reference %s was already used for these records; nothing more to do",
+                        what, reference)
             counts["ReferencesReused"] += 1
             invalidation_id = None
-        except BotoCoreError as error:
-            raise InvalidationError(_refusal(what, error, f"cloudfront:{action}", arn)) from error
         else:
             logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
                         "paths %s%s", invalidation_id, dist_id, len(paths), self.plan.records, reference,
@@ -1034,10 +998,8 @@ def _covering_wildcards(path):
 
 # -- Discovery ---------------------------------------------------------------
 
-_S3_ORIGIN = re.compile(
-    r"(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:-website)?"
-    r"(?:[.-](?:dualstack\.)?(?:[a-z]{2}(?:-[a-z]+)+-\d+|external-1))?"
-    r"\.amazonaws\.com(?:\.cn)?")
+_S3_ORIGIN = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?:-website)?"
+                        r"(?:[.-](?:dualstack\.)?(?:[a-z]{2}(?:-[a-z]+)+-\d+|external-1))?\.amazonaws\.com(?:\.cn)?")
 _PARAMETER = re.compile(r"\{\{([^{}]*)\}\}")   # a multi-tenant distribution's {{parameter}}
 
 
@@ -1122,8 +1084,7 @@ def discovered_routes(deadline, counts=None):
                    if is_multi_tenant(dist) and _may_serve_s3(dist)}
     except (ClientError, BotoCoreError) as error:
         operation = getattr(error, "operation_name", None) or "ListDistributions"
-        resource = {"GetDistribution": "distribution/*", "GetDistributionTenant": "distribution-tenant/*"}
-        resource = f"arn:aws:cloudfront::ACCOUNT_ID:{resource[operation]}" if operation in resource else "*"
+        resource = "*" if operation.startswith("List") else _arn("dt_*" if "Tenant" in operation else "*")
         raise InvalidationError(_refusal(f"{operation}, to find the bucket's distributions since "
                                          "DISTRIBUTION_ID is unset,", error, f"cloudfront:{operation}",
                                          resource)) from error
@@ -1139,8 +1100,7 @@ def _tenants_of(dist_id, deadline, counts):
     """Return [(tenant id, {parameter: value}), ...] for the enabled tenants of the multi-tenant
     distribution *dist_id*; a parameter a tenant leaves unset has the distribution's default."""
     if not hasattr(cloudfront, "list_distribution_tenants"):
-        raise InvalidationError(_too_old(BOTOCORE_TENANTS, f"{dist_id} is a multi-tenant distribution: "
-                                                           "invalidating its tenants"))
+        raise _too_old(BOTOCORE_TENANTS, f"Invalidating the tenants of multi-tenant distribution {dist_id}")
     config = _with_retries(lambda: _complete(cloudfront.get_distribution(Id=dist_id), "Distribution",
                                              "DistributionConfig"), f"GetDistribution {dist_id}", deadline,
                            counts)["Distribution"]["DistributionConfig"]
@@ -1151,15 +1111,10 @@ def _tenants_of(dist_id, deadline, counts):
         AssociationFilter={"DistributionId": dist_id}, **marker), _tenant_page,
         f"ListDistributionTenants of {dist_id}", deadline, counts)
     found = []
-    for tenant_id in (t["Id"] for t in listed if t.get("Enabled", True)):
-        try:
-            tenant = _with_retries(lambda tenant_id=tenant_id: _complete(cloudfront.get_distribution_tenant(
-                Identifier=tenant_id), "DistributionTenant", "Id"), f"GetDistributionTenant {tenant_id}",
-                deadline, counts)["DistributionTenant"]
-        except ClientError as error:
-            if _code_and_message(error)[0] != "EntityNotFound":
-                raise
-            continue   # deleted since it was listed
+    for tenant_id in (tenant["Id"] for tenant in listed if tenant.get("Enabled", True)):
+        tenant = _with_retries(lambda tenant_id=tenant_id: _complete(cloudfront.get_distribution_tenant(
+            Identifier=tenant_id), "DistributionTenant", "Id"), f"GetDistributionTenant {tenant_id}",
+            deadline, counts)["DistributionTenant"]
         found.append((tenant_id, values | {p["Name"]: p["Value"] for p in tenant.get("Parameters") or ()}))
     return found
 
@@ -1214,8 +1169,7 @@ def lambda_handler(event, context):
     other events get {"invalidations": [...]}. Raise InvalidationError when
     nothing at all could be invalidated, or, outside SQS, when anything failed.
     """
-    settings = parse_settings(os.environ)
-    logger.setLevel(settings.log_level)
+    settings = _start(os.environ)
     deadline = deadline_for(context)
     _warn_once_if_short(deadline - _clock() + _SAFETY_MARGIN_S)
     counts, errors = Counter(), {}
@@ -1253,11 +1207,10 @@ def invalidate(event, settings, deadline, counts):
     results, failed, errors = [], [], {}
     try:
         plans = plan_event(event, settings, deadline, counts)
-    except Exception as error:   # no plan: none of the records was invalidated
-        counts["RecordsFailed"] += (len({event.identity for event in error.events})
-                                    if isinstance(error, DiscoveryError)
-                                    else max(1, counts["RecordsSeen"] - counts["RecordsSkippedMalformed"]
-                                             - counts["RecordsSkippedNotAChange"]))
+    except Exception as error:   # no plan: none of the records was invalidated (discovery counted them)
+        if not isinstance(error, DiscoveryError):
+            counts["RecordsFailed"] += max(1, counts["RecordsSeen"] - counts["RecordsSkippedMalformed"]
+                                           - counts["RecordsSkippedNotAChange"])
         raise
     for index, plan in enumerate(plans):
         target = plan.distribution_id
@@ -1289,12 +1242,10 @@ def _failure(error, target, discovered):
     global _discovered
     expected = isinstance(error, InvalidationError)
     message = str(error) if expected else f"Invalidating on {target} failed: {type(error).__name__}: {error}"
-    cause = error.__cause__
-    if discovered and isinstance(cause, ClientError) and _code_and_message(cause)[0] in _GONE:
+    if discovered and _code_and_message(error.__cause__)[0] in _GONE:
         # Deleted since it was listed: the retry lists afresh, and finds where the keys are now served.
         _discovered = (float("-inf"), {})
-        message = (f"{target} was listed but no longer exists; its records are retried, "
-                   f"after listing the distributions again")
+        message = f"{target} was listed but no longer exists: its records are retried after listing again"
     logger.error("%s", message, exc_info=not expected)
     return message
 
@@ -1315,21 +1266,17 @@ def plan_event(event, settings, deadline, counts=None):
         logger.info("No S3 object records to invalidate")
     else:
         targets = [(d, settings.origin_path) for d in settings.distribution_ids]
-        routes = (dict.fromkeys({e.bucket for e in events}, targets) if targets
-                  else _routes_or_fail(events, deadline, counts))
+        try:
+            routes = (dict.fromkeys({e.bucket for e in events}, targets) if targets
+                      else discovered_routes(deadline, counts))
+        except Exception as error:   # whatever it is, no record can be routed
+            counts["RecordsFailed"] += len({event.identity for event in events})
+            cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
+            raise DiscoveryError(str(cause)) from error
         plans = plan_invalidations(events, routes, settings, skipped)
     counts.update(RecordsSkippedUnserved=skipped["Unserved"] + skipped["NoDistribution"],
                   KeysExcluded=skipped["Excluded"])
     return plans
-
-
-def _routes_or_fail(events, deadline, counts):
-    """Return discovered_routes(), or raise DiscoveryError naming *events* and the cause."""
-    try:
-        return discovered_routes(deadline, counts)
-    except Exception as error:   # whatever it is, no record can be routed
-        cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
-        raise DiscoveryError(str(cause), events) from error
 
 
 def metrics_document(counts, function_name, level="INFO", failed_targets=()):
@@ -1358,10 +1305,9 @@ def _warn_once_if_short(budget_s):
     global _warned_short_budget
     if budget_s < COMFORTABLE_BUDGET_S and not _warned_short_budget:
         _warned_short_budget = True
-        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's throttling "
-                       "(about one request every 2 s). Set the function's timeout "
-                       "(Configuration > General configuration > Edit > Timeout) to 15 min "
-                       "(docs/console-setup.md).", budget_s)
+        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's throttling (about "
+                       "one request every 2 s). Set the function's timeout (Configuration > General "
+                       "configuration > Edit > Timeout) to 15 min (docs/console-setup.md).", budget_s)
 
 
 def _is_sqs(event):
@@ -1373,8 +1319,6 @@ def _is_sqs(event):
 
 # -- Local run ---------------------------------------------------------------
 
-_USAGE = """python3 lambda_function.py [-h] [--apply] [--timeout SECONDS] event
-       python3 lambda_function.py --keys FILE"""
 _SETTINGS_HELP = """\
 settings, read from the environment as in Lambda:
   DISTRIBUTION_ID  comma-separated distribution ids or tenant ids (dt_...); unset: discover the bucket's
@@ -1382,7 +1326,7 @@ settings, read from the environment as in Lambda:
   INDEX_DOCUMENT   e.g. index.html: a change to dir/index.html also invalidates dir/
   EXCLUDE_PATTERN  a Python regular expression (not a glob) searched in each key; keys it matches are left out
   MAX_PATHS        most paths in one invalidation, 1 to 3000 (default 100); more become wildcards
-  DRY_RUN          true: log instead of invalidating (in Lambda; the local run changes nothing without --apply)
+  DRY_RUN          true: log instead of invalidating (in Lambda; locally nothing changes without --apply)
   LOG_LEVEL        DEBUG (also names each excluded key), INFO, WARNING, ERROR, CRITICAL;
                    unset: Lambda's application log level (AWS_LAMBDA_LOG_LEVEL), else INFO
 
@@ -1399,14 +1343,13 @@ def main(argv=None):
     parser = _parser()
     args = parser.parse_args(argv)
     if (args.event is None) == (args.keys is None):
-        both = ", not both" if args.keys is not None else ""
-        parser.error(f"give an event file (- reads stdin) or --keys FILE{both}")
+        parser.error("give an event file (- reads stdin) or --keys FILE" + ", not both" * bool(args.keys))
     if args.keys is not None and args.apply:
         parser.error("--keys only previews, it never calls AWS: drop --apply")
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
     try:
         settings = _start(os.environ)._replace(dry_run=not args.apply)
-    except ValueError as error:
+    except (ValueError, ImportError) as error:
         parser.exit(2, f"error: {error}\n")
     path, what = ((args.keys, "a file of object keys, one a line") if args.keys is not None else
                   (args.event, "a JSON file holding a Lambda event (e.g. tests/events/s3-put.json)"))
@@ -1434,22 +1377,19 @@ def main(argv=None):
 def _parser():
     """Return the local run's command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python3 lambda_function.py", usage=_USAGE, epilog=_SETTINGS_HELP,
+        prog="python3 lambda_function.py", epilog=_SETTINGS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Print the CloudFront invalidations that a Lambda event would create. "
                     "Settings come from the environment, as in Lambda (see the README).\n"
                     "With --keys, preview what a deploy of those object keys would invalidate.")
     parser.add_argument("event", nargs="?",
                         help="a JSON file holding the Lambda event, or - to read it from stdin")
-    parser.add_argument("--keys", metavar="FILE",
-                        help="preview: a file of S3 object keys, one a line (- for stdin), as your "
-                             "deploy would upload them; never calls AWS")
-    parser.add_argument("--apply", action="store_true",
-                        help="really create the invalidations, with your AWS credentials "
-                             "(without it nothing is changed)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=LOCAL_BUDGET_S,
-                        help=f"give up on AWS after this long, as Lambda would at its timeout "
-                             f"(default {LOCAL_BUDGET_S:g})")
+    parser.add_argument("--keys", metavar="FILE", help="preview: a file of S3 object keys, one a line (- for "
+                        "stdin), as your deploy would upload them; never calls AWS")
+    parser.add_argument("--apply", action="store_true", help="really create the invalidations, with your "
+                        "AWS credentials (without it nothing is changed)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=LOCAL_BUDGET_S, help="give up on "
+                        f"AWS after this long, as Lambda would at its timeout (default {LOCAL_BUDGET_S:g})")
     return parser
 
 
@@ -1505,14 +1445,10 @@ def preview(data, settings):
         lines.extend(f"  {path}" for path in plan.paths)
     if not plans:
         lines.append("\nWould invalidate nothing.")
-    for reason, (_, text) in _LEFT_OUT.items():
-        keys = sorted(set(left_out.get(reason, ())))
-        if keys:
-            lines.append(f"\nLeft out: {len(keys)} key(s) {text}:")
-            lines.extend(f"  {key!r}" for key in keys)
-    if invalid:
-        lines.append(f"\nLeft out: {len(invalid)} line(s) that are not S3 keys:")
-        lines.extend(f"  {problem}" for problem in invalid)
+    sections = [(f"key(s) {text}", [repr(key) for key in sorted(set(left_out.get(reason, ())))])
+                for reason, (_, text) in _LEFT_OUT.items()] + [("line(s) that are not S3 keys", invalid)]
+    for title, items in filter(lambda section: section[1], sections):
+        lines.extend([f"\nLeft out: {len(items)} {title}:", *(f"  {item}" for item in items)])
     return "\n".join(lines) + "\n"
 
 
@@ -1528,25 +1464,21 @@ def _preview_settings(settings):
 
 
 def _start(env):
-    """Return the Settings of *env*; fail at start, naming the cause, on a configuration that can't work."""
+    """Return the Settings of *env*, or raise ValueError or ImportError naming what can't work."""
     settings = parse_settings(env)
     logger.setLevel(settings.log_level)
     if any(map(_is_tenant, settings.distribution_ids)) and not hasattr(
             cloudfront, "create_invalidation_for_distribution_tenant"):
-        _refuse_to_start(BOTOCORE_TENANTS, "Invalidating distribution tenants (dt_... in DISTRIBUTION_ID)")
+        raise _too_old(BOTOCORE_TENANTS, "Invalidating distribution tenants (dt_... in DISTRIBUTION_ID)",
+                       ImportError)
     return settings
-
-
-def _cold_start():
-    """Start in Lambda: check the configuration, say what the function runs on and what looks wrong."""
-    settings = _start(os.environ)
-    logger.info("Running on Python %s, boto3 %s, botocore %s", sys.version.split()[0], boto3.__version__,
-                botocore.__version__)
-    for warning in exclude_warnings(settings.exclude):
-        logger.warning("%s", warning)
 
 
 if __name__ == "__main__":
     sys.exit(main())
-else:
-    _cold_start()
+else:   # a cold start in Lambda: fail at once on a configuration that can't work
+    _settings = _start(os.environ)
+    logger.info("Running on Python %s, boto3 %s, botocore %s", sys.version.split()[0], boto3.__version__,
+                botocore.__version__)
+    for _warning in exclude_warnings(_settings.exclude):
+        logger.warning("%s", _warning)

@@ -37,10 +37,8 @@ def refusal(check, answer):
     ({"content-length": "lots"}, b"12345", None),  # not a length
 ])
 def test_a_body_must_be_as_long_as_its_content_length(headers, body, problem):
-    # before-parse hands the response dict (botocore 1.35.16 and later), after-call the response itself.
-    assert refusal(lambda answer: lf._check_length(response_dict=answer), {"headers": headers, "body": body}) == problem
     response = AWSResponse("https://cloudfront.amazonaws.com/", 200, headers, None)
-    response._content = body
+    response._content = body   # as botocore keeps a body it has read
     assert refusal(lambda answer: lf._check_length(http_response=answer), response) == problem
 
 
@@ -49,19 +47,13 @@ def test_after_call_checks_the_length_only_where_one_is_given():
     lf._check_length(http_response=AWSResponse("https://cloudfront.amazonaws.com/", 200, {}, None))
 
 
-def test_the_client_checks_lengths_by_the_means_its_botocore_has():
-    client, cut = lf.new_client(), AWSResponse("https://cloudfront.amazonaws.com/", 201, {"content-length": "9"}, None)
+def test_the_client_checks_every_answer_after_the_call():
+    # after-call is emitted for every answer, on every botocore (before-parse only since 1.35.16).
+    cut = AWSResponse("https://cloudfront.amazonaws.com/", 201, {"content-length": "9"}, None)
     cut._content = b"<a>"
-    with pytest.raises(lf._Incomplete, match="3 of its 9 bytes"):   # every botocore emits after-call
-        client.meta.events.emit("after-call.cloudfront.CreateInvalidation", http_response=cut, parsed={},
-                                model=None, context={})
-    before_parse = lambda: client.meta.events.emit(  # noqa: E731
-        "before-parse.cloudfront.CreateInvalidation", response_dict={"headers": cut.headers, "body": b"<a>"})
-    if lf.BOTOCORE >= (1, 35, 16):   # before parsing, where botocore has the event
-        with pytest.raises(lf._Incomplete, match="3 of its 9 bytes"):
-            before_parse()
-    else:
-        before_parse()   # registered only where botocore emits it
+    with pytest.raises(lf._Incomplete, match="3 of its 9 bytes"):
+        lf.new_client().meta.events.emit("after-call.cloudfront.CreateInvalidation", http_response=cut,
+                                         parsed={}, model=None, context={})
 
 
 # -- Answers holding what they must -----------------------------------------------
@@ -176,16 +168,17 @@ def test_a_discovery_that_breaks_names_what_broke(monkeypatch):
         raise KeyError("DistributionList")
 
     monkeypatch.setattr(lf, "discovered_routes", broken)
+    counts = Counter()
     with pytest.raises(lf.DiscoveryError) as raised:
-        lf._routes_or_fail(["event"], 0, None)
-    assert str(raised.value) == "KeyError: 'DistributionList'" and raised.value.events == ["event"]
+        lf.plan_event(s3_upload("a.html", "b.html"), lf.parse_settings({}), 0, counts)
+    assert str(raised.value) == "KeyError: 'DistributionList'" and counts["RecordsFailed"] == 2
 
     def refused(*_args):
         raise lf.InvalidationError("ListDistributions refused: AccessDenied")
 
     monkeypatch.setattr(lf, "discovered_routes", refused)
     with pytest.raises(lf.DiscoveryError, match=r"^ListDistributions refused: AccessDenied$"):
-        lf._routes_or_fail(["event"], 0, None)
+        lf.plan_event(s3_upload("a.html"), lf.parse_settings({}), 0)
 
 
 # -- The metrics line's level and timestamp ---------------------------------------

@@ -361,7 +361,7 @@ def test_help_says_how_to_run_it_and_what_apply_does(capsys):
     with pytest.raises(SystemExit):
         lf.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert text.startswith("usage: python3 lambda_function.py [-h] [--apply] [--timeout SECONDS] event ")
+    assert text.startswith("usage: python3 lambda_function.py [-h] [--keys FILE] [--apply] [--timeout SECONDS] [event] ")
     for said in ("Print the CloudFront invalidations that a Lambda event would create. "
                  "Settings come from the environment, as in Lambda (see the README).",
                  "event a JSON file holding the Lambda event",
@@ -716,7 +716,7 @@ def test_max_paths_reaches_the_plan(cf, dist, monkeypatch, caplog):
 
 
 @pytest.mark.parametrize("env, message", [
-    ({"DISTRIBUTION_ID": " , "}, "DISTRIBUTION_ID is set but empty: give one or more comma-separated distribution ids "
+    ({"DISTRIBUTION_ID": " , "}, "DISTRIBUTION_ID is set but empty: give comma-separated distribution ids "
                                  "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions"),
     ({"DISTRIBUTION_ID": "e1"}, "DISTRIBUTION_ID: 'e1' is not a CloudFront distribution id: copy it from the ID "
                                 "column of the CloudFront console's list (e.g. E2QWRUHAPOMQZL; a distribution "

@@ -32,7 +32,7 @@ BUDGETS = (3, 10)
 # What the error or the log says, by fault.
 CAUSES = {
     "cut_headers": "answer cut short: 0 of its",
-    "cut_half": "answer cut short:",
+    "cut_half": "ResponseParserError",   # a half body fails to parse before its length is checked
     "reset": "ConnectionClosedError",
     "drip": "no complete answer in the",
     "refuse": "EndpointConnectionError",
