@@ -2,6 +2,7 @@
 boto3 client over HTTP: each refusal, the CallerReference rules, refuse() and
 the request log."""
 
+import re
 import subprocess
 import sys
 
@@ -174,3 +175,21 @@ def test_the_aws_cli_gets_the_same_refusal(dist):
     assert strict_cloudfront.INVALID_PATHS_MESSAGE in result.stderr
     [request] = strict_cloudfront.requests()
     assert request.paths == ("/a b.txt",)
+
+
+# -- a botocore without multi-tenant distributions ---------------------------
+
+@pytest.mark.skipif(strict_cloudfront.tenant_support() is None,
+                    reason="this botocore has the tenant operations (tests/test_tenant_cloudfront.py)")
+def test_without_tenant_operations_the_helpers_say_why(cf):
+    """An older botocore (before 1.38.4) gets the strict CreateInvalidation above,
+    and no tenants: the helpers that would need them say why."""
+    import botocore
+
+    why_not = strict_cloudfront.tenant_support()
+    assert f"botocore {botocore.__version__}" in why_not
+    for helper, arguments in ((strict_cloudfront.multi_tenant_distribution, (cf, ["a.example.com"])),
+                              (strict_cloudfront.tenant, (cf, "E0000000000000", "alpha")),
+                              (strict_cloudfront.delete_tenant, (cf, "dt_x"))):
+        with pytest.raises(RuntimeError, match=re.escape(why_not)):
+            helper(*arguments)

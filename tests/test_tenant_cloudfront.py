@@ -1,0 +1,482 @@
+"""Multi-tenant distributions on the strict test CloudFront (tests/strict_cloudfront.py),
+through a plain boto3 client over HTTP: ConnectionMode, tenants, their
+invalidations (as strict as CreateInvalidation's), the request log and reset.
+
+On a botocore without the tenant operations (before 1.38.4) these tests are
+skipped, with the reason naming the botocore version (tenant_support());
+tests/test_strict_cloudfront.py checks what the helpers then say.
+"""
+
+import os
+import re
+import urllib.request
+
+import pytest
+import strict_cloudfront
+from botocore.exceptions import ClientError
+from conftest import create_distribution
+from strict_cloudfront import delete_tenant, multi_tenant_distribution, tenant
+from test_strict_cloudfront import INVALID_PATHS, VALID_PATHS
+
+WHY_NOT = strict_cloudfront.tenant_support()
+pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT))
+
+TENANT_ID = re.compile(r"dt_[A-Za-z0-9]{24}")
+INVALID = ("InvalidArgument", strict_cloudfront.INVALID_PATHS_MESSAGE, 400)
+
+
+@pytest.fixture
+def template(cf):
+    """A tenant-only distribution whose origin path is the tenant's name."""
+    return multi_tenant_distribution(cf, [("bucket.s3.amazonaws.com", "/{{tenantName}}")], ["tenantName"])
+
+
+@pytest.fixture
+def alpha(cf, template):
+    return tenant(cf, template, "alpha", {"tenantName": "alpha"})
+
+
+def error(call, **arguments):
+    """Return (code, HTTP status) of the error *call*(**arguments) gets."""
+    with pytest.raises(ClientError) as caught:
+        call(**arguments)
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def batch(paths, reference="ref-1"):
+    return {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
+
+
+def invalidate(cf, tenant_id, paths, reference="ref-1"):
+    return cf.create_invalidation_for_distribution_tenant(Id=tenant_id, InvalidationBatch=batch(paths, reference))
+
+
+def refused(cf, tenant_id, paths, reference="ref-1"):
+    """Return (code, message, HTTP status) of the error for *paths* on a tenant."""
+    with pytest.raises(ClientError) as caught:
+        invalidate(cf, tenant_id, paths, reference)
+    response = caught.value.response
+    return (response["Error"]["Code"], response["Error"]["Message"],
+            response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def tenant_invalidations(cf, tenant_id):
+    """Return {caller reference: sorted paths} of a tenant's invalidations, and how many there are."""
+    items = cf.list_invalidations_for_distribution_tenant(Id=tenant_id)["InvalidationList"].get("Items", [])
+    found = {}
+    for summary in items:
+        got = cf.get_invalidation_for_distribution_tenant(DistributionTenantId=tenant_id, Id=summary["Id"])
+        found[got["Invalidation"]["InvalidationBatch"]["CallerReference"]] = sorted(
+            got["Invalidation"]["InvalidationBatch"]["Paths"]["Items"])
+    return found, len(items)
+
+
+def listed(cf, page_size, **arguments):
+    """Page through ListDistributionTenants, *page_size* at a time; return the pages of ids."""
+    pages, marker = [], None
+    for _ in range(100):     # a marker that does not move on fails, rather than hangs
+        answer = cf.list_distribution_tenants(MaxItems=page_size, **arguments,
+                                              **({"Marker": marker} if marker else {}))
+        pages.append([summary["Id"] for summary in answer.get("DistributionTenantList", [])])
+        marker = answer.get("NextMarker")
+        if not marker:
+            return pages
+    raise AssertionError(f"no last page after {len(pages)} pages")
+
+
+# -- multi-tenant distributions ----------------------------------------------
+
+def test_list_distributions_carries_connection_mode(cf, template):
+    direct = create_distribution(cf, "plain.s3.amazonaws.com")
+    modes = {summary["Id"]: summary["ConnectionMode"]
+             for summary in cf.list_distributions()["DistributionList"]["Items"]}
+    assert modes == {template: "tenant-only", direct: "direct"}
+
+
+def test_connection_mode_and_tenant_config_round_trip(cf):
+    dist = multi_tenant_distribution(cf, ["{{bucket}}.s3.amazonaws.com", ("site.example.com", "/{{tenantName}}")],
+                                     {"bucket": None, "tenantName": "default-site"})
+    definitions = [
+        {"Name": "bucket", "Definition": {"StringSchema": {"Required": True}}},
+        {"Name": "tenantName", "Definition": {"StringSchema": {"Required": False, "DefaultValue": "default-site"}}},
+    ]
+    for config in (cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"],
+                   cf.get_distribution_config(Id=dist)["DistributionConfig"]):
+        assert config["ConnectionMode"] == "tenant-only"
+        assert config["TenantConfig"] == {"ParameterDefinitions": definitions}
+        assert [(o["DomainName"], o["OriginPath"]) for o in config["Origins"]["Items"]] == [
+            ("{{bucket}}.s3.amazonaws.com", ""), ("site.example.com", "/{{tenantName}}")]
+
+
+def test_tenant_config_changes_with_update_distribution(cf):
+    dist = multi_tenant_distribution(cf, ["a.example.com"])
+    got = cf.get_distribution_config(Id=dist)
+    config = got["DistributionConfig"]
+    assert "TenantConfig" not in config
+    config["TenantConfig"] = {"ParameterDefinitions": [{"Name": "p", "Definition": {"StringSchema": {
+        "Required": False, "DefaultValue": "v", "Comment": "what p is"}}}]}
+    config["Origins"]["Items"][0]["OriginPath"] = "/{{p}}"
+    cf.update_distribution(Id=dist, IfMatch=got["ETag"], DistributionConfig=config)
+    assert cf.get_distribution_config(Id=dist)["DistributionConfig"] == config
+
+
+@pytest.mark.parametrize("mode, origin_path", [
+    ("tenant-only", "/{{undefined}}"),    # not among the ParameterDefinitions
+    ("direct", "/{{tenantName}}"),        # a direct distribution has no parameters
+    ("tenant-or-not", ""),                # not a ConnectionMode
+])
+def test_a_template_cloudfront_refuses(cf, mode, origin_path):
+    config = {
+        "CallerReference": "bad-template", "Comment": "", "Enabled": True, "ConnectionMode": mode,
+        "TenantConfig": {"ParameterDefinitions": [
+            {"Name": "tenantName", "Definition": {"StringSchema": {"Required": True}}}]},
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "bucket.s3.amazonaws.com",
+                                              "OriginPath": origin_path,
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    }
+    assert error(cf.create_distribution, DistributionConfig=config) == ("InvalidArgument", 400)
+    assert cf.list_distributions()["DistributionList"]["Quantity"] == 0
+
+
+def test_connection_mode_cannot_change(cf, template):
+    got = cf.get_distribution_config(Id=template)
+    config = {**got["DistributionConfig"], "ConnectionMode": "direct"}
+    del config["TenantConfig"]
+    config["Origins"]["Items"][0]["OriginPath"] = ""
+    assert error(cf.update_distribution, Id=template, IfMatch=got["ETag"],
+                 DistributionConfig=config) == ("InvalidArgument", 400)
+
+
+def test_create_invalidation_on_a_tenant_only_distribution_is_no_such_distribution(cf, template):
+    with pytest.raises(ClientError) as caught:
+        cf.create_invalidation(DistributionId=template, InvalidationBatch=batch(["/a"]))
+    response = caught.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("NoSuchDistribution", 404)
+    assert response["Error"]["Message"] == "The specified distribution does not exist."
+    [request] = strict_cloudfront.requests()
+    assert (request.distribution_id, request.accepted, request.outcome, request.tenant_of) == (
+        template, False, "NoSuchDistribution", None)
+    assert cf.list_invalidations(DistributionId=template)["InvalidationList"]["Quantity"] == 0
+
+
+# -- tenants -------------------------------------------------------------------
+
+def test_create_tenant(cf, template):
+    answer = cf.create_distribution_tenant(
+        DistributionId=template, Name="beta", Domains=[{"Domain": "beta.example.com", "ServeOn": "any"}],
+        Parameters=[{"Name": "tenantName", "Value": "beta"}], ConnectionGroupId="cg_2whCJoXMYCjHcxaLGrkllvyABC",
+        Tags={"Items": [{"Key": "team", "Value": "web"}]},
+        Customizations={"GeoRestrictions": {"RestrictionType": "whitelist", "Locations": ["DE", "FR"]},
+                        "WebAcl": {"Action": "disable"}})
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 201
+    made = answer["DistributionTenant"]
+    assert TENANT_ID.fullmatch(made["Id"])
+    assert made["Arn"] == f"arn:aws:cloudfront::123456789012:distribution-tenant/{made['Id']}"
+    assert {key: made[key] for key in ("DistributionId", "Name", "Domains", "Parameters", "ConnectionGroupId",
+                                       "Tags", "Customizations", "Enabled", "Status")} == {
+        "DistributionId": template, "Name": "beta",
+        "Domains": [{"Domain": "beta.example.com", "Status": "active", "ServeOn": "any"}],
+        "Parameters": [{"Name": "tenantName", "Value": "beta"}],
+        "ConnectionGroupId": "cg_2whCJoXMYCjHcxaLGrkllvyABC", "Tags": {"Items": [{"Key": "team", "Value": "web"}]},
+        "Customizations": {"GeoRestrictions": {"RestrictionType": "whitelist", "Locations": ["DE", "FR"]},
+                           "WebAcl": {"Action": "disable"}},
+        "Enabled": True, "Status": "InProgress"}
+    assert made["CreatedTime"] <= made["LastModifiedTime"]
+    got = cf.get_distribution_tenant(Identifier=made["Id"])
+    assert got["ETag"] == answer["ETag"]
+    assert got["DistributionTenant"] == {**made, "Status": "Deployed"}
+
+
+def test_tenant_helper_defaults(cf, template):
+    tenant_id = tenant(cf, template, "gamma", {"tenantName": "g"}, enabled=False)
+    made = cf.get_distribution_tenant(Identifier=tenant_id)["DistributionTenant"]
+    assert (made["Domains"], made["Enabled"], "ConnectionGroupId" in made) == (
+        [{"Domain": "gamma.example.com", "Status": "active"}], False, False)
+
+
+def test_get_tenant_by_id_arn_or_name(cf, alpha):
+    by_id = cf.get_distribution_tenant(Identifier=alpha)["DistributionTenant"]
+    assert cf.get_distribution_tenant(Identifier=by_id["Arn"])["DistributionTenant"] == by_id
+    assert cf.get_distribution_tenant(Identifier="alpha")["DistributionTenant"] == by_id
+    assert cf.get_distribution_tenant_by_domain(Domain="alpha.example.com")["DistributionTenant"] == by_id
+
+
+@pytest.mark.parametrize("identifier", [
+    "dt_000000000000000000000000", "arn:aws:cloudfront::123456789012:distribution-tenant/dt_000000000000000000000000",
+    "nobody"])
+def test_get_unknown_tenant(cf, alpha, identifier):
+    with pytest.raises(ClientError) as caught:
+        cf.get_distribution_tenant(Identifier=identifier)
+    response = caught.value.response
+    assert response["Error"] == {"Code": "EntityNotFound", "Type": "Sender",
+                                 "Message": "The specified distribution tenant does not exist."}
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert error(cf.get_distribution_tenant_by_domain, Domain="nobody.example.com") == ("EntityNotFound", 404)
+
+
+def test_list_tenants_of_a_distribution_in_pages(cf, template):
+    other = multi_tenant_distribution(cf, ["other.example.com"])
+    mine = []
+    for i in range(7):
+        mine.append(tenant(cf, template, f"mine-{i}", {"tenantName": f"m{i}"}))
+        tenant(cf, other, f"other-{i}")
+    for size in (1, 2, 3, 7, 100):
+        pages = listed(cf, size, AssociationFilter={"DistributionId": template})
+        assert [tenant_id for page in pages for tenant_id in page] == mine, size
+        assert all(len(page) == size for page in pages[:-1]) and 0 < len(pages[-1]) <= size
+    assert len(listed(cf, 7, AssociationFilter={"DistributionId": template})) == 1   # no empty last page
+    everything = listed(cf, 4)
+    assert [len(page) for page in everything] == [4, 4, 4, 2]
+    paginator = cf.get_paginator("list_distribution_tenants")
+    summaries = [summary for page in paginator.paginate(AssociationFilter={"DistributionId": other},
+                                                         PaginationConfig={"PageSize": 3})
+                 for summary in page["DistributionTenantList"]]
+    assert [summary["Name"] for summary in summaries] == [f"other-{i}" for i in range(7)]
+    assert {summary["DistributionId"] for summary in summaries} == {other}
+
+
+def test_a_page_goes_on_after_its_marker_is_deleted(cf, template):
+    ids = [tenant(cf, template, f"t-{i}", {"tenantName": "x"}) for i in range(4)]
+    first = cf.list_distribution_tenants(MaxItems=2)
+    assert first["NextMarker"] == ids[1]
+    delete_tenant(cf, ids[1])
+    second = cf.list_distribution_tenants(MaxItems=2, Marker=first["NextMarker"])
+    assert [summary["Id"] for summary in second["DistributionTenantList"]] == ids[2:]
+    assert "NextMarker" not in second
+
+
+def test_list_tenants_answers(cf, template, alpha):
+    summary = cf.list_distribution_tenants()["DistributionTenantList"][0]
+    got = cf.get_distribution_tenant(Identifier=alpha)
+    assert summary["ETag"] == got["ETag"]
+    assert {key: summary[key] for key in ("Id", "DistributionId", "Name", "Arn", "Domains", "Enabled", "Status")} == {
+        key: got["DistributionTenant"][key] for key in ("Id", "DistributionId", "Name", "Arn", "Domains", "Enabled",
+                                                        "Status")}
+    empty = multi_tenant_distribution(cf, ["empty.example.com"])
+    assert "DistributionTenantList" not in cf.list_distribution_tenants(AssociationFilter={"DistributionId": empty})
+    assert error(cf.list_distribution_tenants, AssociationFilter={"DistributionId": "E0000000000000"}) == (
+        "EntityNotFound", 404)
+    assert error(cf.list_distribution_tenants, Marker="dt_000000000000000000000000") == ("InvalidArgument", 400)
+    assert error(cf.list_distribution_tenants, MaxItems=0) == ("InvalidArgument", 400)
+    by_group = cf.list_distribution_tenants(AssociationFilter={"ConnectionGroupId": "cg_none"})
+    assert "DistributionTenantList" not in by_group
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"DistributionId": "E0000000000000"}, ("EntityNotFound", 404)),
+    ({"DistributionId": "direct"}, ("InvalidArgument", 400)),
+    ({"Name": "-starts-with-a-dash"}, ("InvalidArgument", 400)),
+    ({"Name": "ab"}, ("InvalidArgument", 400)),                       # 3 characters at least
+    ({"Name": "alpha"}, ("EntityAlreadyExists", 409)),
+    ({"Domains": []}, ("InvalidArgument", 400)),
+    ({"Domains": [{"Domain": "d.example.com"}, {"Domain": "D.example.com"}]}, ("InvalidArgument", 400)),
+    ({"Domains": [{"Domain": "alpha.example.com"}]}, ("CNAMEAlreadyExists", 409)),
+    ({"Parameters": []}, ("InvalidArgument", 400)),                   # tenantName is required
+    ({"Parameters": [{"Name": "tenantName", "Value": "x"}, {"Name": "other", "Value": "y"}]}, ("InvalidArgument", 400)),
+    ({"Parameters": [{"Name": "tenantName", "Value": "x"}] * 2}, ("InvalidArgument", 400)),
+    ({"Parameters": [{"Name": "tenantName", "Value": "x" * 257}]}, ("InvalidArgument", 400)),
+])
+def test_create_tenant_refused(cf, template, alpha, change, expected):
+    direct = create_distribution(cf, "plain.s3.amazonaws.com")
+    arguments = {"DistributionId": template, "Name": "delta", "Domains": [{"Domain": "delta.example.com"}],
+                 "Parameters": [{"Name": "tenantName", "Value": "delta"}], **change}
+    if arguments["DistributionId"] == "direct":
+        arguments["DistributionId"] = direct
+    assert error(cf.create_distribution_tenant, **arguments) == expected
+    assert [s["Name"] for s in cf.list_distribution_tenants()["DistributionTenantList"]] == ["alpha"]
+
+
+def test_a_parameter_with_a_default_may_be_left_out(cf):
+    required = multi_tenant_distribution(cf, [("bucket.s3.amazonaws.com", "/{{site}}")], ["site"])
+    assert error(tenant, cf=cf, distribution_id=required, name="no-site") == ("InvalidArgument", 400)
+    defaulted = multi_tenant_distribution(cf, [("bucket.s3.amazonaws.com", "/{{site}}")], {"site": "main"})
+    assert TENANT_ID.fullmatch(tenant(cf, defaulted, "main-site"))
+
+
+# -- update and delete -----------------------------------------------------------
+
+def test_disable_then_delete_with_etags(cf, template, alpha):
+    etag = cf.get_distribution_tenant(Identifier=alpha)["ETag"]
+    assert error(cf.delete_distribution_tenant, Id=alpha, IfMatch=etag) == ("ResourceNotDisabled", 409)
+    assert error(cf.update_distribution_tenant, Id=alpha, IfMatch="E0WRONG", Enabled=False) == (
+        "PreconditionFailed", 412)
+    assert error(cf.update_distribution_tenant, Id=alpha, IfMatch="", Enabled=False) == (
+        "InvalidIfMatchVersion", 400)
+    updated = cf.update_distribution_tenant(Id=alpha, IfMatch=etag, Enabled=False)
+    assert updated["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert updated["ETag"] != etag
+    made = updated["DistributionTenant"]
+    assert (made["Enabled"], made["Status"], made["Domains"][0]["Domain"], made["Parameters"]) == (
+        False, "InProgress", "alpha.example.com", [{"Name": "tenantName", "Value": "alpha"}])   # the rest is kept
+    assert error(cf.delete_distribution_tenant, Id=alpha, IfMatch=etag) == ("PreconditionFailed", 412)
+    assert error(cf.delete_distribution_tenant, Id=alpha, IfMatch="") == ("InvalidIfMatchVersion", 400)
+    deleted = cf.delete_distribution_tenant(Id=alpha, IfMatch=updated["ETag"])
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert error(cf.get_distribution_tenant, Identifier=alpha) == ("EntityNotFound", 404)
+    assert error(cf.delete_distribution_tenant, Id=alpha, IfMatch=updated["ETag"]) == ("EntityNotFound", 404)
+    assert "DistributionTenantList" not in cf.list_distribution_tenants()
+    # its name and domain are free again
+    assert TENANT_ID.fullmatch(tenant(cf, template, "alpha", {"tenantName": "alpha"}))
+
+
+def test_update_checks_what_it_is_given(cf, template, alpha):
+    beta = tenant(cf, template, "beta", {"tenantName": "beta"})
+    etag = cf.get_distribution_tenant(Identifier=beta)["ETag"]
+    assert error(cf.update_distribution_tenant, Id=beta, IfMatch=etag,
+                 Domains=[{"Domain": "alpha.example.com"}]) == ("CNAMEAlreadyExists", 409)
+    assert error(cf.update_distribution_tenant, Id=beta, IfMatch=etag,
+                 Parameters=[{"Name": "nope", "Value": "x"}]) == ("InvalidArgument", 400)
+    assert error(cf.update_distribution_tenant, Id="dt_000000000000000000000000", IfMatch=etag,
+                 Enabled=False) == ("EntityNotFound", 404)
+    moved = cf.update_distribution_tenant(Id=beta, IfMatch=etag, Domains=[{"Domain": "www.beta.example.com"}],
+                                          Parameters=[{"Name": "tenantName", "Value": "b2"}])["DistributionTenant"]
+    assert (moved["Domains"], moved["Parameters"], moved["Enabled"]) == (
+        [{"Domain": "www.beta.example.com", "Status": "active"}], [{"Name": "tenantName", "Value": "b2"}], True)
+
+
+def test_delete_tenant_helper(cf, alpha):
+    delete_tenant(cf, alpha)
+    assert error(cf.get_distribution_tenant, Identifier=alpha) == ("EntityNotFound", 404)
+
+
+# -- invalidations of a tenant ------------------------------------------------------
+
+def test_invalidate_a_tenant(cf, template, alpha):
+    answer = invalidate(cf, alpha, ["/index.html", "/css/*"])
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 201
+    made = answer["Invalidation"]
+    assert answer["Location"] == (f"https://cloudfront.amazonaws.com/2020-05-31/distribution-tenant/{alpha}"
+                                  f"/invalidation/{made['Id']}")
+    assert (made["Status"], made["InvalidationBatch"]) == ("Completed", batch(["/index.html", "/css/*"]))
+    assert tenant_invalidations(cf, alpha) == ({"ref-1": ["/css/*", "/index.html"]}, 1)
+    cf.get_waiter("invalidation_for_distribution_tenant_completed").wait(
+        DistributionTenantId=alpha, Id=made["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 1})
+    [request] = strict_cloudfront.requests()
+    assert request == strict_cloudfront.Request(alpha, "ref-1", ("/index.html", "/css/*"), True, "created",
+                                                made["Id"], template)
+    assert strict_cloudfront.created_paths(alpha) == {"/index.html", "/css/*"}
+    assert strict_cloudfront.created_paths(template) == set()
+
+
+def test_invalidations_are_per_tenant(cf, template, alpha):
+    beta = tenant(cf, template, "beta", {"tenantName": "beta"})
+    invalidate(cf, alpha, ["/a"])
+    invalidate(cf, beta, ["/b"])                  # the same reference, another tenant
+    assert tenant_invalidations(cf, alpha) == ({"ref-1": ["/a"]}, 1)
+    assert tenant_invalidations(cf, beta) == ({"ref-1": ["/b"]}, 1)
+    assert strict_cloudfront.created_paths(beta) == {"/b"}
+    direct = create_distribution(cf, "plain.s3.amazonaws.com")
+    cf.create_invalidation(DistributionId=direct, InvalidationBatch=batch(["/c"]))
+    assert [(r.distribution_id, r.tenant_of, r.outcome) for r in strict_cloudfront.requests()] == [
+        (alpha, template, "created"), (beta, template, "created"), (direct, None, "created")]
+
+
+def test_same_reference_same_paths_returns_the_existing_invalidation(cf, alpha):
+    first = invalidate(cf, alpha, ["/a", "/b"])
+    again = invalidate(cf, alpha, ["/b", "/a", "/a"])   # the same set
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert again["Invalidation"]["Id"] == first["Invalidation"]["Id"]
+    assert again["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == ["/a", "/b"]
+    assert tenant_invalidations(cf, alpha) == ({"ref-1": ["/a", "/b"]}, 1)
+    assert [(r.outcome, r.invalidation_id) for r in strict_cloudfront.requests()] == [
+        ("created", first["Invalidation"]["Id"]), ("existing", first["Invalidation"]["Id"])]
+
+
+def test_same_reference_other_paths_already_exists(cf, alpha):
+    invalidate(cf, alpha, ["/a", "/b"])
+    for paths in (["/a"], ["/a", "/b", "/c"], ["/c", "/d"]):
+        assert refused(cf, alpha, paths) == (
+            "InvalidationBatchAlreadyExists", strict_cloudfront.ALREADY_EXISTS_MESSAGE, 409)
+    assert tenant_invalidations(cf, alpha) == ({"ref-1": ["/a", "/b"]}, 1)
+    invalidate(cf, alpha, ["/c"], "ref-2")
+    assert tenant_invalidations(cf, alpha)[1] == 2
+
+
+@pytest.mark.parametrize("path", VALID_PATHS)
+def test_valid_path_is_accepted(cf, alpha, path):
+    assert invalidate(cf, alpha, [path])["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == [path]
+
+
+@pytest.mark.parametrize("path", INVALID_PATHS)
+def test_invalid_path_refuses_the_whole_batch(cf, template, alpha, path):
+    assert refused(cf, alpha, ["/good.html", path]) == INVALID
+    assert tenant_invalidations(cf, alpha) == ({}, 0)
+    [request] = strict_cloudfront.requests()
+    assert (request.distribution_id, request.paths, request.accepted, request.outcome, request.tenant_of) == (
+        alpha, ("/good.html", path), False, "InvalidArgument", template)
+
+
+def test_limits(cf, alpha):
+    paths = [f"/f{i}.html" for i in range(3001)]
+    invalidate(cf, alpha, paths[:3000], "ref-3000")
+    assert refused(cf, alpha, paths, "ref-3001")[::2] == ("BatchTooLarge", 413)
+    assert refused(cf, alpha, [], "ref-empty") == INVALID
+    wildcards = [f"/d{i}/*" for i in range(16)]
+    invalidate(cf, alpha, wildcards[:15], "ref-15")
+    assert refused(cf, alpha, wildcards, "ref-16") == ("InvalidArgument", strict_cloudfront.WILDCARD_MESSAGE, 400)
+    assert [r.outcome for r in strict_cloudfront.requests()] == [
+        "created", "BatchTooLarge", "InvalidArgument", "created", "InvalidArgument"]
+
+
+def test_refuse_applies_to_tenants(cf, alpha):
+    strict_cloudfront.refuse("/a/b.js")
+    assert refused(cf, alpha, ["/x", "/a/b.js"], "r1") == INVALID
+    invalidate(cf, alpha, ["/x", "/a/b.jsx"], "r2")
+    assert [(r.caller_reference, r.accepted) for r in strict_cloudfront.requests()] == [("r1", False), ("r2", True)]
+    assert strict_cloudfront.created_paths(alpha) == {"/x", "/a/b.jsx"}
+
+
+def test_unknown_or_deleted_tenant(cf, alpha):
+    for unknown in ("dt_000000000000000000000000", "alpha"):   # by id only, not by name
+        with pytest.raises(ClientError) as caught:
+            invalidate(cf, unknown, ["/a"])
+        response = caught.value.response
+        assert response["Error"] == {"Code": "EntityNotFound", "Type": "Sender",
+                                     "Message": "The specified distribution tenant does not exist."}
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    invalidate(cf, alpha, ["/a"])
+    delete_tenant(cf, alpha)
+    assert refused(cf, alpha, ["/b"], "ref-2")[::2] == ("EntityNotFound", 404)
+    assert error(cf.list_invalidations_for_distribution_tenant, Id=alpha) == ("EntityNotFound", 404)
+    assert [r.caller_reference for r in strict_cloudfront.requests()] == ["ref-1"]   # unknown ones are not logged
+
+
+def test_get_unknown_invalidation(cf, alpha):
+    assert error(cf.get_invalidation_for_distribution_tenant, DistributionTenantId=alpha, Id="I0000000000000") == (
+        "NoSuchInvalidation", 404)
+    assert error(cf.get_invalidation_for_distribution_tenant, DistributionTenantId="dt_000000000000000000000000",
+                 Id="I0000000000000") == ("EntityNotFound", 404)
+
+
+def test_list_invalidations_of_a_tenant_newest_first_in_pages(cf, alpha):
+    made = [invalidate(cf, alpha, [f"/{i}"], f"ref-{i}")["Invalidation"]["Id"] for i in range(5)]
+    first = cf.list_invalidations_for_distribution_tenant(Id=alpha, MaxItems=2)["InvalidationList"]
+    assert ([item["Id"] for item in first["Items"]], first["IsTruncated"], first["NextMarker"], first["Quantity"]) == (
+        made[:2:-1][:2], True, made[3], 2)
+    paginator = cf.get_paginator("list_invalidations_for_distribution_tenant")
+    seen = [item["Id"] for page in paginator.paginate(Id=alpha, PaginationConfig={"PageSize": 2})
+            for item in page["InvalidationList"]["Items"]]
+    assert seen == made[::-1]
+    last = cf.list_invalidations_for_distribution_tenant(Id=alpha, Marker=made[1])["InvalidationList"]
+    assert ([item["Id"] for item in last["Items"]], last["IsTruncated"], "NextMarker" in last) == ([made[0]], False, False)
+
+
+# -- reset -----------------------------------------------------------------------
+
+def test_moto_reset_forgets_tenants(cf, alpha):
+    invalidate(cf, alpha, ["/a"])
+    request = urllib.request.Request(os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] + "/moto-api/reset", method="POST")
+    urllib.request.urlopen(request).close()
+    assert "DistributionTenantList" not in cf.list_distribution_tenants()
+    assert error(cf.get_distribution_tenant, Identifier=alpha) == ("EntityNotFound", 404)
+    assert error(cf.create_invalidation_for_distribution_tenant, Id=alpha, InvalidationBatch=batch(["/a"])) == (
+        "EntityNotFound", 404)
+
+
+def test_each_test_starts_without_tenants(cf):
+    """conftest's clean_state resets moto between tests; nothing leaks (see the tests above)."""
+    assert "DistributionTenantList" not in cf.list_distribution_tenants()
+    assert strict_cloudfront.requests() == []
