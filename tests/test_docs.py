@@ -8,7 +8,9 @@ Conventions (docs/CONTRIBUTING.md, "Documentation"):
   python first on PATH, fake credentials, every AWS endpoint on a closed
   loopback port and DISTRIBUTION_ID set, and must exit 0; a block whose every
   command .ci/run runs (the test command, ruff, sam build...) is proved by
-  being there instead. `sh aws` blocks need a real AWS account and are not
+  being there instead. pip runs offline there: a venv a block makes
+  (`python3 -m venv .venv && . .venv/bin/activate && pip install boto3`, the
+  README's "Try it locally") finds this venv's packages installed already; `sh aws` blocks need a real AWS account and are not
   run. Other info strings (`text`, `json`, `yaml`...) are not commands;
 - a quoted "Created invalidation" log line is what the code prints for one of
   tests/events.
@@ -23,6 +25,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import urllib.parse
 
 import pytest
@@ -206,14 +209,23 @@ def sandbox(tmp_path, root=ROOT):
 
 
 def sandbox_env():
-    """The environment an `sh` block runs in: nothing reaches AWS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in SETTINGS_VARS}
+    """The environment an `sh` block runs in: nothing reaches AWS, nor PyPI.
+
+    A venv that a block makes sees this venv's packages (PYTHONPATH), so that
+    its `pip install boto3` finds boto3 installed already, offline
+    (PIP_NO_INDEX), and the commands after it run as a user's would.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "PIP_", "VIRTUAL_ENV")) and k not in SETTINGS_VARS}
     endpoint = f"http://127.0.0.1:{closed_port()}"
+    packages = dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib"))
     env.update(PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint, AWS_MAX_ATTEMPTS="1",
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               DISTRIBUTION_ID="E2QWRUHAPOMQZL", PYTHONDONTWRITEBYTECODE="1")
+               DISTRIBUTION_ID="E2QWRUHAPOMQZL", PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=os.pathsep.join(packages), PIP_NO_INDEX="1",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
     return env
 
 
@@ -262,6 +274,40 @@ def test_the_readme_test_command_is_what_ci_runs():
     (test_command,) = [c for c in readme if "pytest" in c]
     assert normalized(test_command) in in_ci
     assert test_command in (ROOT / ".ci" / "run").read_text()
+
+
+def section_blocks(path, heading):
+    """Return the `sh` blocks (lists of lines) under *heading* of *path*, up to the next heading."""
+    text = path.read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n")
+    end = text.find("\n## ", start + 1)
+    _, blocks = split_fences(text[start:end if end != -1 else len(text)])
+    return [lines for info, lines, _ in blocks if info == "sh"]
+
+
+def test_the_readme_try_it_locally_runs_as_written(tmp_path):
+    # Issue 17: on Debian 12 and Ubuntu 24.04 `pip install` outside a venv is
+    # refused and there is no `python`: the README makes a venv with python3.
+    first = section_blocks(ROOT / "README.md", "## Try it locally")[0]
+    assert first[0].startswith("python3 -m venv .venv && . .venv/bin/activate && pip install boto3")
+    repo = sandbox(tmp_path)
+    result = run_block(first + ['test "$(command -v python)" = "$PWD/.venv/bin/python"'], repo)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert (repo / ".venv" / "bin" / "python").exists()          # the block made its venv
+    (plan,) = json.loads(result.stdout[result.stdout.index("{\n"):])["invalidations"]
+    assert plan["DistributionId"] == "E2QWRUHAPOMQZL" and "/index.html" in plan["Paths"]
+    # Run twice, as a user coming back does: the venv is reused, the block still passes.
+    assert run_block(first, repo).returncode == 0
+
+
+def test_the_rails_preview_line_runs_twice(tmp_path):
+    # The `cd public && ...` form failed the second time; the subshell keeps the cd.
+    repo = sandbox(tmp_path)
+    (line,) = [c for lines in section_blocks(ROOT / "README.md", "## Try it locally")
+               for c in commands(lines) if "--keys" in c]
+    result = run_block([line, line], repo)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("3 key(s) read.") == 2
 
 
 def test_readme_is_short():
