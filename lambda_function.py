@@ -1064,6 +1064,7 @@ def _filled(text, values):
 
 
 _discovered = (float("-inf"), {})   # (expiry on _clock, routes) for this container
+_WHY = "(to find the bucket's distributions: DISTRIBUTION_ID is unset)"
 
 
 def discovered_routes(deadline, counts=None):
@@ -1078,15 +1079,14 @@ def discovered_routes(deadline, counts=None):
         return routes
     counts = Counter() if counts is None else counts
     try:
-        distributions = _listing(cloudfront.list_distributions, _distribution_page, "ListDistributions",
-                                 deadline, counts)
+        distributions = _listing(cloudfront.list_distributions, _distribution_page,
+                                 f"ListDistributions {_WHY}", deadline, counts)
         tenants = {dist["Id"]: _tenants_of(dist["Id"], deadline, counts) for dist in distributions
                    if is_multi_tenant(dist) and _may_serve_s3(dist)}
     except (ClientError, BotoCoreError) as error:
         operation = getattr(error, "operation_name", None) or "ListDistributions"
         resource = "*" if operation.startswith("List") else _arn("dt_*" if "Tenant" in operation else "*")
-        raise InvalidationError(_refusal(f"{operation}, to find the bucket's distributions since "
-                                         "DISTRIBUTION_ID is unset,", error, f"cloudfront:{operation}",
+        raise InvalidationError(_refusal(f"{operation} {_WHY}", error, f"cloudfront:{operation}",
                                          resource)) from error
     routes = routes_from_distributions(distributions, tenants)
     logger.info("Listed %d distribution(s) and %d tenant(s); %d serve S3 buckets: %s", len(distributions),
@@ -1370,7 +1370,8 @@ def main(argv=None):
         results, failed, _ = invalidate(event, settings, deadline_for(None, args.timeout), Counter())
     except InvalidationError as error:
         parser.exit(1, f"error: {error}\n")
-    print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
+    if results or not failed:   # else the error logged says it all
+        print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
     return 1 if failed else 0
 
 

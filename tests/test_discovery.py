@@ -118,8 +118,8 @@ def test_discovery_without_permission_says_what_to_grant(monkeypatch, clock):
         stub.add_client_error("list_distributions", "AccessDenied",
                               "not authorized to perform: cloudfront:ListDistributions", 403)
         with pytest.raises(lf.InvalidationError,
-                           match="ListDistributions, to find the bucket's distributions since "
-                                 "DISTRIBUTION_ID is unset, refused: .*AccessDenied.*; allow "
+                           match="ListDistributions \\(to find the bucket's distributions: "
+                                 "DISTRIBUTION_ID is unset\\) refused: .*AccessDenied.*; allow "
                                  "cloudfront:ListDistributions on \\* in the function's role policy"):
             lf.lambda_handler(upload("a.js"), None)
         stub.assert_no_pending_responses()

@@ -280,7 +280,8 @@ def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, cap
     document = metrics(capsys)
     assert (document["Retries"], document["Throttles"]) == (1, 1)
     (line,) = messages(caplog, logging.WARNING)
-    assert line.startswith("ListDistributions: Throttling: Rate exceeded; retrying in ")
+    assert line.startswith("ListDistributions (to find the bucket's distributions: DISTRIBUTION_ID is unset): "
+                           "Throttling: Rate exceeded; retrying in ")
 
 
 def test_an_origin_path_is_used_as_written_apart_from_its_slashes(cf):
@@ -412,7 +413,7 @@ def test_a_failed_discovery_in_the_local_run_is_exit_status_1(monkeypatch, capsy
             lf.main(["tests/events/s3-delete.json"])
     assert exit_.value.code == 1
     assert capsys.readouterr().err.startswith(
-        "error: ListDistributions, to find the bucket's distributions since DISTRIBUTION_ID is unset, refused: ")
+        "error: ListDistributions (to find the bucket's distributions: DISTRIBUTION_ID is unset) refused: ")
 
 
 # -- The handler: dry run, failures, budget warning, metrics ----------------------
