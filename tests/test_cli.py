@@ -183,3 +183,101 @@ def test_the_left_out_keys_are_given_by_reason():
     assert plan.paths == ("/d.js",)
     assert left_out == {"Excluded": ["x/skip.js"], "Unserved": ["other/a.js"], "NoDistribution": ["c.js"]}
     assert skipped == Counter(Malformed=1, Excluded=1, Unserved=1, NoDistribution=1)
+
+
+# -- A local run never hangs ------------------------------------------------------
+
+@pytest.fixture
+def closed_port():
+    """An endpoint on 127.0.0.1 whose port is bound but not listening: every connect is refused."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
+
+
+def timed_run(*args, **env):
+    """Run the local run as a user would, with junk credentials; return (result, seconds it took)."""
+    import time
+
+    started = time.monotonic()
+    result = run(*args, AWS_ACCESS_KEY_ID="junk", AWS_SECRET_ACCESS_KEY="junk", **env)
+    return result, time.monotonic() - started
+
+
+def test_a_dry_run_without_distribution_id_says_what_it_needs_and_gives_up_soon(closed_port):
+    result, took = timed_run("tests/events/s3-put.json", AWS_ENDPOINT_URL_CLOUDFRONT=closed_port)
+    lines = result.stderr.splitlines()
+    assert lines[0] == ("INFO DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the "
+                        "bucket's, which needs AWS credentials and a network (set DISTRIBUTION_ID to plan "
+                        "without AWS)")
+    assert re.fullmatch(r"error: ListDistributions \(to find the bucket's distributions: DISTRIBUTION_ID is "
+                        r"unset\): gave up after \d+ attempt\(s\), out of time: \d+ × connection failed; last "
+                        r"error EndpointConnectionError: .*; no connection to CloudFront's API was made: check "
+                        r"the network .*", lines[-1]), lines[-1]
+    assert result.returncode == 1 and result.stdout == ""
+    assert took < 10   # the issue's bound: the local run gives up after --timeout (5 s) by default
+
+
+def test_an_apply_that_cant_reach_cloudfront_gives_up_soon_naming_the_network(closed_port):
+    result, took = timed_run("tests/events/s3-delete.json", "--apply", DISTRIBUTION_ID="E2QWRUHAPOMQZL",
+                             AWS_ENDPOINT_URL_CLOUDFRONT=closed_port)
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("ERROR CreateInvalidation on E2QWRUHAPOMQZL: gave up after ") and (
+        "no connection to CloudFront's API was made: check the network" in last), result.stderr
+    assert result.returncode == 1 and result.stdout == ""   # no empty plan printed as if all went well
+    assert took < 10
+
+
+def test_the_local_budget_is_settable(closed_port):
+    result, _ = timed_run("tests/events/s3-delete.json", "--apply", "--timeout", "1",
+                          DISTRIBUTION_ID="E2QWRUHAPOMQZL", AWS_ENDPOINT_URL_CLOUDFRONT=closed_port)
+    # One second, half of it the margin kept to finish: room for one attempt, no more.
+    assert "gave up after 1 attempt(s), out of time: 1 × connection failed" in result.stderr, result.stderr
+    assert "retrying" not in result.stderr
+
+
+def test_a_lambda_invocation_keeps_its_deadline(monkeypatch):
+    assert lf.deadline_for(None) == pytest.approx(lf._clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S)
+    assert lf.deadline_for(None, 5) == pytest.approx(lf._clock() + 5 - lf._SAFETY_MARGIN_S)
+
+    class Context:
+        def get_remaining_time_in_millis(self):
+            return 900_000
+
+    assert lf.deadline_for(Context(), 5) == pytest.approx(lf._clock() + 900 - lf._SAFETY_MARGIN_S)
+
+
+# -- EXCLUDE_PATTERN mistakes -------------------------------------------------------
+
+@pytest.mark.parametrize("pattern, warning", [
+    ("assets/*", "EXCLUDE_PATTERN 'assets/*' looks like a glob, but it is a Python regular expression "
+                 "searched in each key. As a glob, 'assets/*' would be the regular expression '^assets/'"),
+    (r"\.digested\.", None),
+    ("foo*.css", "EXCLUDE_PATTERN 'foo*.css' looks like a glob, but it is a Python regular expression "
+                 "searched in each key. As a glob, 'foo*.css' would be the regular expression '^foo.*\\\\.css$'"),
+    ("^/assets/", "EXCLUDE_PATTERN '^/assets/' starts with /, but S3 keys don't (assets/app.js, not "
+                  "/assets/app.js): it matches no key. Did you mean '^assets/'?"),
+    ("/static/", "EXCLUDE_PATTERN '/static/' starts with /, but S3 keys don't (assets/app.js, not "
+                 "/assets/app.js): it matches no key. Did you mean 'static/'?"),
+    (r"^assets/.*-[0-9a-f]{64}\.", None), (r".*\.js$", None), (r"\w*\.map$", None), ("[0-9]*x", None),
+])
+def test_a_pattern_that_looks_like_a_glob_or_a_url_is_warned_of(pattern, warning):
+    assert lf.exclude_warnings(re.compile(pattern)) == ([warning] if warning else [])
+
+
+def test_a_glob_that_is_no_regular_expression_is_refused_with_its_translation():
+    result = run("tests/events/s3-put.json", DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN="*.digested.*")
+    assert result.returncode == 2 and result.stderr == (
+        "error: EXCLUDE_PATTERN: '*.digested.*' is not a valid Python regular expression (nothing to repeat at "
+        "position 0). As a glob, '*.digested.*' would be the regular expression '\\\\.digested\\\\.'\n")
+
+
+def test_the_warnings_come_at_start_in_the_local_run_and_in_lambda():
+    result = run("tests/events/s3-put.json", DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN="^/css/")
+    assert result.stderr.splitlines()[0].startswith("WARNING EXCLUDE_PATTERN '^/css/' starts with /")
+    cold = subprocess.run([sys.executable, "-c", "import logging; logging.basicConfig(format='%(levelname)s "
+                           "%(message)s'); import lambda_function"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "EXCLUDE_PATTERN": "assets/*"}, timeout=60)
+    assert "WARNING EXCLUDE_PATTERN 'assets/*' looks like a glob" in cold.stderr, cold.stderr

@@ -168,3 +168,17 @@ def test_the_preview_refuses_the_settings_lambda_would(monkeypatch, capsys, env,
     with pytest.raises(SystemExit) as exit_:
         lf.main(["--keys", "-"])
     assert exit_.value.code == 2 and capsys.readouterr().err.startswith(message)
+
+
+def test_a_pattern_that_leaves_nothing_or_looks_wrong_is_warned_of_in_the_preview():
+    text = preview(["assets/app-1.js", "assets/app.css"], EXCLUDE_PATTERN="assets/*")
+    warnings = [line for line in text.splitlines() if line.startswith("Warning: ")]
+    assert warnings == [
+        "Warning: EXCLUDE_PATTERN 'assets/*' looks like a glob, but it is a Python regular expression searched "
+        "in each key. As a glob, 'assets/*' would be the regular expression '^assets/'",
+        "Warning: EXCLUDE_PATTERN leaves nothing to invalidate: it matches all 2 key(s)"]
+    text = preview(["assets/app-1.js"], EXCLUDE_PATTERN="^/assets/")
+    assert [line for line in text.splitlines() if line.startswith("Warning: ")] == [
+        "Warning: EXCLUDE_PATTERN '^/assets/' starts with /, but S3 keys don't (assets/app.js, not "
+        "/assets/app.js): it matches no key. Did you mean '^assets/'?"]
+    assert "Warning" not in preview(["assets/app-1.js", "index.html"], EXCLUDE_PATTERN=r"-\d\.js$")
