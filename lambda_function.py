@@ -3,27 +3,40 @@
 Entry points:
 
     lambda_handler(event, context)   the AWS Lambda handler
-    main(argv)                       the local run: python3 lambda_function.py EVENT.json [--apply],
-                                     or a preview: python3 lambda_function.py --keys FILE
+    main(argv)                       the local run: python3 lambda_function.py EVENT.json [--apply]
+                                     [--timeout SECONDS], or a preview: ... --keys FILE
 
 An AWS Lambda function, standard library and boto3 only. It accepts S3 event
 notifications however they arrive (directly, through SQS, SNS, SNS then SQS,
 EventBridge, or replayed from a Lambda on-failure destination), turns every
 created or removed object key into the path a viewer requests, and asks
-CloudFront for one invalidation per distribution per invocation. The
-CallerReference is derived from the records themselves, so a redelivered event
-never creates (or bills) a second invalidation. Throttling, server errors and
-answers cut short are retried while the invocation has time, and no answer is
-awaited past its deadline; a path CloudFront refuses is isolated and covered
+CloudFront for one invalidation per distribution, or distribution tenant
+("dt_..."), per invocation. The CallerReference is derived from the records
+themselves, so a redelivered event never creates (or bills) a second
+invalidation. Throttling, server errors and answers cut short are retried
+while the invocation has time, and no answer is awaited past its deadline
+(a worker thread per attempt, at most _ATTEMPT_SLOTS alive); giving up names
+the cause of every attempt. A path CloudFront refuses is isolated and covered
 by a wildcard. Whatever is not invalidated is reported: the SQS messages that
 carried it in batchItemFailures, otherwise by raising, so that Lambda's
-retries, the SQS redrive or a dead-letter queue take over. One CloudWatch
-embedded-metric document is printed per invocation. Configuration is read
-from the environment (see the README).
+retries, the SQS redrive or a dead-letter queue take over; an event holding
+no S3 record at all (the console's default test event) fails, saying what to
+test with. One CloudWatch embedded-metric document is printed per invocation.
+
+Configuration is read from the environment (parse_settings; see the README),
+and checked at a cold start, which also logs the Python, boto3 and botocore it
+runs on: Python 3.11 and botocore BOTOCORE_FLOOR are needed (tenants:
+BOTOCORE_TENANTS), else the import fails saying so. EXCLUDE_PATTERN mistakes
+are warned of (exclude_warnings). Without DISTRIBUTION_ID the distributions
+and tenants serving each bucket are discovered (discovered_routes): a
+multi-tenant distribution is never invalidated itself, each of its tenants is,
+its origin filled in with the tenant's parameters.
 
 The pure core runs top to bottom: envelopes -> records (object_events), keys
 -> paths (cloudfront_path, viewer_paths), plan (plan_invalidations,
-plan_paths, caller_reference). Only the shell below it talks to AWS.
+plan_paths, caller_reference), routes (routes_from_distributions). Only the
+shell talks to AWS: _with_retries, submit, discovered_routes. The local run
+gives up after --timeout (5 s); a Lambda invocation at its context's deadline.
 
 Event formats:
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
