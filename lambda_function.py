@@ -1102,7 +1102,7 @@ def discovered_routes(deadline, counts=None):
         raise InvalidationError(_refusal(f"{operation} {_WHY}", error, f"cloudfront:{operation}",
                                          resource)) from error
     routes = routes_from_distributions(distributions, tenants)
-    logger.info("Listed %d distribution(s) and %d tenant(s); %d serve S3 buckets: %s", len(distributions),
+    logger.info("Listed %d distribution(s) and %d tenant(s); %d serve these buckets: %s", len(distributions),
                 sum(map(len, tenants.values())), len({d for r in routes.values() for d, _ in r}),
                 ", ".join(sorted(routes)) or "none")
     _discovered = (_clock() + DISCOVERY_TTL_S, routes)

@@ -81,7 +81,7 @@ Laxer than real CloudFront, on purpose or for want of knowing better: tenants
 are "InProgress" in the answer to Create/Update and "Deployed" from the next
 read on, and Delete does not wait for "Deployed"; Update keeps what it is not
 given (Domains, Parameters, ...); no domain ownership, certificate, connection
-group, WAF or quota (5 domains a tenant, tenants an account) is checked;
+group, WAF or quota (100 domains a tenant, 10,000 tenants an account) is checked;
 ManagedCertificateRequest and OnDomainTakeover are ignored; a required
 parameter is satisfied by its DefaultValue; a disabled tenant can be
 invalidated; a multi-tenant distribution with tenants can be deleted; error

@@ -230,14 +230,14 @@ def test_discovery_logs_what_it_found(cf, caplog):
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
         lf.discovered_routes(lf._clock() + 30)
-    assert "Listed 3 distribution(s) and 0 tenant(s); 2 serve S3 buckets: b1, b2" in messages(caplog, logging.INFO)
+    assert "Listed 3 distribution(s) and 0 tenant(s); 2 serve these buckets: b1, b2" in messages(caplog, logging.INFO)
 
 
 def test_discovery_of_no_s3_distribution_says_none(cf, caplog):
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
         assert lf.discovered_routes(lf._clock() + 30) == {}
-    assert "Listed 1 distribution(s) and 0 tenant(s); 0 serve S3 buckets: none" in messages(caplog, logging.INFO)
+    assert "Listed 1 distribution(s) and 0 tenant(s); 0 serve these buckets: none" in messages(caplog, logging.INFO)
 
 
 def test_discovery_is_cached_for_exactly_its_ttl(cf, clock):
