@@ -1382,7 +1382,7 @@ settings, read from the environment as in Lambda:
   INDEX_DOCUMENT   e.g. index.html: a change to dir/index.html also invalidates dir/
   EXCLUDE_PATTERN  a Python regular expression (not a glob) searched in each key; keys it matches are left out
   MAX_PATHS        most paths in one invalidation, 1 to 3000 (default 100); more become wildcards
-  DRY_RUN          true: log instead of invalidating (in Lambda; the local run changes nothing without --apply)
+  DRY_RUN          true: log instead of invalidating (in Lambda; locally, nothing changes without --apply)
   LOG_LEVEL        DEBUG (also names each excluded key), INFO, WARNING, ERROR, CRITICAL;
                    unset: Lambda's application log level (AWS_LAMBDA_LOG_LEVEL), else INFO
 
