@@ -822,8 +822,9 @@ def _with_retries(call, what, deadline, counts):
             # Safe to resend: CreateInvalidation is idempotent by CallerReference.
             cause = error.cause if isinstance(error, _Incomplete) else next(
                 (name for kind, name in _CAUSES if isinstance(error, kind)), type(error).__name__)
+            # (cut: a ResponseParserError quotes every byte of the half answer it got)
             reason = (f"{error}" if isinstance(error, _Incomplete)
-                      else f"{type(error).__name__}: {error}".replace("\n", " "))
+                      else f"{type(error).__name__}: {error}".replace("\n", " ")[:300])
         causes[cause] += 1
         # Full jitter spreads throttled invocations apart; the wait is cut so
         # that one more attempt still fits before the deadline.

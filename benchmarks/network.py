@@ -6,7 +6,10 @@ duplicates and the message (issue 13).
 Starts the strict test CloudFront (moto's server, tests/strict_cloudfront.py)
 on 127.0.0.1, then runs every scenario of tests/network_scenario.py (a fault
 injected by tests/faulty_proxy.py: on the first answer only, "once", or on
-every one, "always"), side by side in subprocesses, and prints one row each:
+every one, "always"), side by side in subprocesses (network_scenario's
+run_side_by_side: --workers at a time, each batch set up before its
+invocations start, each scenario in an account of its own on the test
+CloudFront), and prints one row each:
 
   spare     seconds left before Lambda's timeout when the handler returned
   past      seconds past the function's own deadline (timeout - 0.5 s); < 0 is early
@@ -23,10 +26,8 @@ Timings depend on the machine's load: run it on a quiet machine.
 import argparse
 import json
 import pathlib
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -45,17 +46,15 @@ def start_cloudfront():
     return strict_cloudfront.serve()
 
 
-def run_one(case):
-    """Run one scenario in a subprocess; return its report."""
-    fault, times, operation, kind, budget = case
-    arguments = json.dumps({"fault": fault, "times": times, "operation": operation, "kind": kind,
-                            "budget_s": budget})
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "network_scenario.py"), arguments],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if done.returncode:
-        return {"fault": fault, "times": times, "operation": operation, "kind": kind, "budget_s": budget,
-                "error": done.stderr.strip().splitlines()[-1:]}
-    return json.loads(done.stdout)
+def run_all(cases, workers):
+    """Run the scenarios *cases* side by side, *workers* at a time; return their reports."""
+    import network_scenario
+
+    arguments = [dict(zip(("fault", "times", "operation", "kind", "budget_s"), case, strict=True))
+                 for case in cases]
+    reports = network_scenario.run_side_by_side(arguments, workers)
+    return [report if "error" not in report else {**case, "error": report["error"].strip().splitlines()[-1:]}
+            for case, report in zip(arguments, reports, strict=True)]
 
 
 def cases():
@@ -85,15 +84,14 @@ def row(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write every report, as JSON, to this file")
-    parser.add_argument("--workers", type=int, default=12, help="scenarios run at once (default 12)")
+    parser.add_argument("--workers", type=int, default=16, help="scenarios run at once (default 16)")
     parser.add_argument("--only", default="", help="only the scenarios whose 'fault times operation "
                                                    "event budget' holds this text")
     args = parser.parse_args()
     server = start_cloudfront()
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=args.workers) as pool:
-            reports = list(pool.map(run_one, [c for c in cases() if args.only in " ".join(map(str, c))]))
+        reports = run_all([c for c in cases() if args.only in " ".join(map(str, c))], args.workers)
     finally:
         server.stop()
     print(f"{'fault':17} {'operation':24} {'event':6} {'s':>3} {'spare':>6} {'past':>6} "

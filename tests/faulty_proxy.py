@@ -10,6 +10,11 @@ first *times* of them (all when None):
                 back, then the connection closes (FIN): no body.
   cut_half      the headers and half the body, then FIN.
   drip          the whole answer, in DRIP_PIECES pieces over DRIP_S seconds.
+  trickle       the headers, then the body a byte at a time, DRIP_S /
+                DRIP_PIECES seconds apart: each byte well within the client's
+                read timeout, and minutes for any answer, so the client's
+                attempt never ends on its own within a test (reset_oldest()
+                or close() ends it).
   reset         the request reaches CloudFront (it acts), then the client's
                 connection is reset (RST), no answer.
 
@@ -18,7 +23,9 @@ not listening (ECONNREFUSED at once), BlackHole() a listener whose accept queue
 is full, so a connect waits for an answer that never comes.
 
 Every answer forwarded is marked "Connection: close", so the client never
-reuses a connection the proxy is about to close.
+reuses a connection the proxy is about to close. Each request forwarded gets
+the *headers* given to FaultyProxy, and the proxy notes (timeline) when it
+accepted it and when the whole answer came back from upstream.
 """
 
 import socket
@@ -26,20 +33,27 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-FAULTS = ("cut_headers", "cut_half", "drip", "reset")
+FAULTS = ("cut_headers", "cut_half", "drip", "trickle", "reset")
 DRIP_S, DRIP_PIECES = 12.0, 24
 
 
 class FaultyProxy:
     """A proxy to *upstream* ("http://host:port") that breaks answers on demand."""
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, headers=None):
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
+        # Added to every request forwarded (e.g. moto's x-moto-account-id).
+        self.headers = b"".join(f"{name}: {value}\r\n".encode("latin-1")
+                                for name, value in (headers or {}).items())
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.applied = []   # (fault, request line), in the order applied
-        self._faults, self._clients, self._lock = [], set(), threading.Lock()
+        # Per request forwarded: its line, the fault applied, and time.monotonic() when the
+        # client's connection was accepted and when the upstream's whole answer was in hand.
+        self.timeline = []
+        self._faults, self._lock = [], threading.Lock()
+        self._clients = {}   # the connections open, oldest first (a dict as an ordered set)
         self._closed = threading.Event()
         threading.Thread(target=self._accept, name="faulty-proxy", daemon=True).start()
 
@@ -64,6 +78,15 @@ class FaultyProxy:
         for client in clients:
             _close(client, reset=True)
 
+    def reset_oldest(self):
+        """Reset the oldest connection still open (its answer stops); return whether there was one."""
+        with self._lock:
+            oldest = next(iter(self._clients), None)
+            self._clients.pop(oldest, None)
+        if oldest is not None:
+            _close(oldest, reset=True)
+        return oldest is not None
+
     def _accept(self):
         while not self._closed.is_set():
             try:
@@ -71,7 +94,7 @@ class FaultyProxy:
             except OSError:
                 return
             with self._lock:
-                self._clients.add(client)
+                self._clients[client] = None
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _fault_for(self, request_line):
@@ -87,6 +110,7 @@ class FaultyProxy:
         return None
 
     def _serve(self, client):
+        accepted = time.monotonic()
         try:
             request = _read_message(client.makefile("rb"))
             if request is None:
@@ -94,8 +118,12 @@ class FaultyProxy:
             request_line = request[:request.index(b"\r\n")].decode("latin-1")
             fault = self._fault_for(request_line)
             with socket.create_connection(self.upstream, timeout=30) as upstream:
-                upstream.sendall(request)
+                end_of_line = request.index(b"\r\n") + 2
+                upstream.sendall(request[:end_of_line] + self.headers + request[end_of_line:])
                 answer = _read_message(upstream.makefile("rb"))
+            with self._lock:
+                self.timeline.append({"request": request_line, "fault": fault, "accepted": accepted,
+                                      "answered": time.monotonic()})
             head, _, body = answer.partition(b"\r\n\r\n")
             head = _connection_close(head) + b"\r\n\r\n"
             if fault == "reset":
@@ -105,7 +133,10 @@ class FaultyProxy:
             elif fault == "cut_half":
                 client.sendall(head + body[:len(body) // 2])
             elif fault == "drip":
-                self._drip(client, head + body)
+                self._drip(client, head + body, -(-len(head + body) // DRIP_PIECES))
+            elif fault == "trickle":
+                client.sendall(head)
+                self._drip(client, body, 1)
             else:
                 client.sendall(head + body)
         except OSError:
@@ -113,11 +144,10 @@ class FaultyProxy:
         finally:
             _close(client)
             with self._lock:
-                self._clients.discard(client)
+                self._clients.pop(client, None)
 
-    def _drip(self, client, data):
-        """Send *data* in DRIP_PIECES pieces, evenly over DRIP_S seconds."""
-        size = -(-len(data) // DRIP_PIECES)
+    def _drip(self, client, data, size):
+        """Send *data* in pieces of *size* bytes, DRIP_S / DRIP_PIECES seconds apart."""
         for start in range(0, len(data), size):
             if self._closed.wait(DRIP_S / DRIP_PIECES):
                 return

@@ -11,10 +11,11 @@ what CloudFront invalidated, what was lost and what was made twice.
 
     python tests/network_scenario.py '{"fault": "drip", ...}'
 
-prints that report as JSON (the slow scenarios run side by side this way, for
-tests/test_network.py and benchmarks/network.py). It needs
-AWS_ENDPOINT_URL_CLOUDFRONT (the test CloudFront) and fake credentials in
-the environment.
+prints that report as JSON; with --wait after it, it first prints "ready" once
+set up, and starts the invocation when a line comes on stdin.
+run_side_by_side() runs many scenarios that way, for tests/test_network.py and
+benchmarks/network.py. It needs AWS_ENDPOINT_URL_CLOUDFRONT (the test
+CloudFront) and fake credentials in the environment.
 """
 
 import contextlib
@@ -23,7 +24,9 @@ import json
 import logging
 import os
 import pathlib
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -114,13 +117,70 @@ def _invoke(event, budget_s):
     return outcome, message, spare, metrics, lines.lines
 
 
-def run(fault, operation, kind, budget_s, times=None):
-    """Run one scenario; return its report (a JSON-able dict)."""
+@contextlib.contextmanager
+def _watched():
+    """Record, within the block, each attempt lambda_function makes (its retry loop's index,
+    its start, end, the seconds it was given, how it ended) and each retry loop (its
+    deadline, its end, and the message it gave up with), on time.monotonic(),
+    lambda_function's clock."""
+    watched = {"attempts": [], "calls": []}
+    answer_within, with_retries = lf._answer_within, lf._with_retries
+
+    def attempt(call, seconds):
+        entry = {"call": len(watched["calls"]) - 1, "start": time.monotonic(), "given_s": seconds,
+                 "error": None}
+        watched["attempts"].append(entry)
+        try:
+            return answer_within(call, seconds)
+        except Exception as error:
+            entry["error"] = f"{type(error).__name__}: {error}"[:300]
+            raise
+        finally:
+            entry["end"] = time.monotonic()
+
+    def retried(call, what, deadline, counts):
+        entry = {"what": what, "start": time.monotonic(), "deadline": deadline, "gave_up": None}
+        watched["calls"].append(entry)
+        try:
+            return with_retries(call, what, deadline, counts)
+        except lf.InvalidationError as error:
+            entry["gave_up"] = str(error)
+            raise
+        finally:
+            entry["end"] = time.monotonic()
+
+    lf._answer_within, lf._with_retries = attempt, retried
+    try:
+        yield watched
+    finally:
+        lf._answer_within, lf._with_retries = answer_within, with_retries
+
+
+def _since(started, entries, *keys):
+    """Return *entries* (dicts) with their times *keys* in seconds since *started*, rounded."""
+    return [{**entry, **{key: round(entry[key] - started, 3) for key in keys}} for entry in entries]
+
+
+def run(fault, operation, kind, budget_s, times=None, ready=None):
+    """Run one scenario; return its report (a JSON-able dict).
+
+    Everything is set up before the invocation starts (the timed part), and
+    ready(), if given, is called in between. The scenario has an account of
+    its own on the test CloudFront, so scenarios run side by side (sharing the
+    server) see only their own distributions.
+    """
+    account = {"x-moto-account-id": f"{uuid.uuid4().int % 10**12:012d}"}
     cf = boto3.client("cloudfront")   # straight to the test CloudFront
+
+    def in_account(request, **_):
+        for name, value in account.items():
+            request.headers[name] = value
+
+    cf.meta.events.register("before-send.cloudfront", in_account)
     moto_url = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]
     bucket = f"net-{uuid.uuid4().hex[:12]}"
     dists = sorted(_distribution(cf, bucket) for _ in range(2))
-    proxy, hole = FaultyProxy(moto_url), None
+    proxy, hole = FaultyProxy(moto_url, headers=account), None
     saved = (lf.cloudfront, lf._discovered, os.environ.get("DISTRIBUTION_ID"))
     unregister = lambda: None  # noqa: E731
     try:
@@ -140,10 +200,14 @@ def run(fault, operation, kind, budget_s, times=None):
         if operation == "ListDistributions page 2":
             unregister = _two_pages(lf.cloudfront, cf)
         event = event_for(kind, bucket)
+        if ready:
+            ready()
         started = time.monotonic()
-        outcome, message, spare, metrics, lines = _invoke(event, budget_s)
+        with _watched() as watched:
+            outcome, message, spare, metrics, lines = _invoke(event, budget_s)
         took = time.monotonic() - started
         cached = bool(lf._discovered[1])
+        timeline = list(proxy.timeline)
         first = {d: _invalidated(cf, d) for d in dists}
         # Heal the network and redeliver what was reported failed.
         proxy.heal()
@@ -198,6 +262,13 @@ def run(fault, operation, kind, budget_s, times=None):
         # A path in two invalidations of one distribution: billed twice.
         "duplicates": sorted({f"{d}{p}" for d in dists for p in final[d] if final[d].count(p) > 1}),
         "applied": [f for f, _ in proxy.applied],
+        # The invocation's attempts and retry loops, and the proxy's requests (when each was
+        # accepted, and when CloudFront's whole answer was in the proxy's hands), in seconds
+        # since the invocation started; its deadline was at budget_s - 0.5.
+        "attempts": _since(started, watched["attempts"], "start", "end"),
+        "calls": _since(started, watched["calls"], "start", "end", "deadline"),
+        "upstream": [entry for entry in _since(started, timeline, "accepted", "answered")
+                     if entry["accepted"] <= took],
     }
 
 
@@ -225,6 +296,51 @@ def _two_pages(client, cf):
     return lambda: client.meta.events.unregister(name, half)
 
 
+def run_side_by_side(cases, at_once):
+    """Run each scenario of *cases* (dicts of run()'s arguments) in a subprocess of its own,
+    *at_once* at a time; return their reports, in order (for a subprocess that failed,
+    {"error": the end of its stderr}).
+
+    Each batch is started together, and its invocations start only once every
+    scenario of the batch is set up (Python started, modules imported,
+    distributions made), so that no set-up competes with a timed part for the
+    CPU. Batches hold scenarios of like budgets, so that each lasts about its
+    longest budget.
+    """
+    order = sorted(range(len(cases)), key=lambda index: cases[index]["budget_s"])
+    reports = [None] * len(cases)
+    for first in range(0, len(order), at_once):
+        batch = order[first:first + at_once]
+        started = [_start(cases[index]) for index in batch]
+        for process, _ in started:   # set up, waiting for the word to go
+            process.stdout.readline()
+        for process, _ in started:
+            with contextlib.suppress(OSError):   # one that died says why below
+                process.stdin.write("go\n")
+                process.stdin.flush()
+        for index, (process, errors) in zip(batch, started, strict=True):
+            out, _ = process.communicate(timeout=300)
+            errors.seek(0)
+            reports[index] = json.loads(out) if process.returncode == 0 else {"error": errors.read()[-2000:]}
+            errors.close()
+    return reports
+
+
+def _start(case):
+    """Start the scenario *case* in a subprocess that waits, once set up, for a line on its stdin;
+    return (the process, the file its stderr goes to)."""
+    errors = tempfile.TemporaryFile("w+")
+    process = subprocess.Popen([sys.executable, __file__, json.dumps(case), "--wait"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=errors, text=True)
+    return process, errors
+
+
+def _wait_for_go():
+    """Say, on stdout, that the scenario is set up; return when a line comes on stdin."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.CRITICAL)
-    print(json.dumps(run(**json.loads(sys.argv[1]))))
+    print(json.dumps(run(**json.loads(sys.argv[1]), ready=_wait_for_go if "--wait" in sys.argv else None)))

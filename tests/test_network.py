@@ -13,15 +13,14 @@ printed by benchmarks/network.py, not asserted here.
 
 import json
 import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import network_scenario
 import pytest
 from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
 from conftest import FakeContext, load_event
+from faulty_proxy import FaultyProxy
 
 import lambda_function as lf
 
@@ -29,7 +28,8 @@ OPERATIONS = ("CreateInvalidation", "ListDistributions")
 KINDS = ("direct", "sqs")
 BUDGETS = (3, 10)
 
-# What the error or the log says, by fault.
+# What the error or the log says, by fault. lambda_function checks an answer's length on
+# after-call, once it has parsed: an answer cut halfway fails to parse first, on every botocore.
 CAUSES = {
     "cut_headers": "answer cut short: 0 of its",
     "cut_half": "ResponseParserError",   # a half body fails to parse before its length is checked
@@ -38,6 +38,15 @@ CAUSES = {
     "refuse": "EndpointConnectionError",
     "blackhole": "Connect timeout",
 }
+# What the give-up message tallies the attempts that met each fault as.
+TALLIED = {
+    "cut_headers": "answer cut short",
+    "cut_half": "unparsable answer",
+    "drip": "cut at the deadline",
+    "refuse": "connection failed",
+    "blackhole": "connect timeout",
+}
+NO_CONNECTION = "no connection to CloudFront's API was made: check the network"
 
 
 def assert_sound(report):
@@ -58,6 +67,22 @@ def assert_failure_reported(report):
     assert "gave up after" in report["message"], report
     if report["operation"] == "ListDistributions":
         assert report["outcome"] == "raised" and not report["routes_cached"], report
+
+
+def assert_retried_while_time_allowed(report):
+    """Each retry loop that gave up did so only when no attempt fitted any more (less than
+    lambda_function._MIN_ATTEMPT_S left before its deadline), and its message tallies the
+    attempts it made, naming the fault's cause."""
+    gave_up = [(index, call) for index, call in enumerate(report["calls"]) if call["gave_up"]]
+    assert gave_up, report
+    for index, call in gave_up:
+        made = [attempt for attempt in report["attempts"] if attempt["call"] == index]
+        assert call["deadline"] - call["end"] <= lf._MIN_ATTEMPT_S, (call, made)
+        assert f"gave up after {len(made)} attempt(s), out of time: " in call["gave_up"], (call, made)
+    faulted = gave_up[0][1]   # the fault's own: the first distribution's, or discovery's
+    assert f" × {TALLIED[report['fault']]}" in faulted["gave_up"], faulted
+    connected = report["fault"] not in network_scenario.CONNECT_FAULTS
+    assert (NO_CONNECTION in faulted["gave_up"]) is not connected, faulted
 
 
 # -- A fault on the first answer only: retried, then done ------------------------
@@ -97,19 +122,10 @@ LASTING = [(fault, operation, kind, budget) for fault in ("cut_headers", "drip",
 
 @pytest.fixture(scope="module")
 def lasting_reports():
-    """Run every lasting-fault scenario, side by side in subprocesses (each takes its whole budget)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    script = os.path.join(root, "tests", "network_scenario.py")
-
-    def one(case):
-        fault, operation, kind, budget = case
-        arguments = json.dumps({"fault": fault, "operation": operation, "kind": kind, "budget_s": budget})
-        done = subprocess.run([sys.executable, script, arguments], cwd=root, capture_output=True,
-                              text=True, timeout=120)
-        return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-2000:]}
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        return dict(zip(LASTING, pool.map(one, LASTING), strict=True))
+    """Run every lasting-fault scenario in a subprocess of its own, 16 side by side (each takes
+    its whole budget); each batch is set up before any of its invocations starts."""
+    cases = [dict(zip(("fault", "operation", "kind", "budget_s"), case, strict=True)) for case in LASTING]
+    return dict(zip(LASTING, network_scenario.run_side_by_side(cases, at_once=16), strict=True))
 
 
 @pytest.mark.parametrize("case", LASTING, ids=["-".join(map(str, case)) for case in LASTING])
@@ -118,6 +134,15 @@ def test_a_lasting_fault_is_reported_in_time(lasting_reports, case):
     assert "error" not in report, report.get("error")
     assert_sound(report)
     assert_failure_reported(report)
+    assert_retried_while_time_allowed(report)
+    attempts = int(report["calls"][0]["gave_up"].split("gave up after ")[1].split()[0])
+    # One attempt only where no second one can fit: a drip outlasts every budget, and a
+    # black-holed connect takes 1 s of the first distribution's 1.25 s share of a 3 s
+    # budget (an attempt needs 0.5 s). Everywhere else the first attempt fails with time
+    # to spare, and is retried.
+    only_one = report["fault"] == "drip" or (report["fault"] == "blackhole" and report["budget_s"] == 3
+                                             and report["operation"] == "CreateInvalidation")
+    assert attempts == 1 if only_one else attempts >= 2, report["calls"]
 
 
 def test_a_listing_cut_on_page_2_every_time_is_not_believed_in_part():
@@ -126,6 +151,46 @@ def test_a_listing_cut_on_page_2_every_time_is_not_believed_in_part():
     assert report["applied"] and set(report["applied"]) == {"cut_half"}, report
     assert report["outcome"] == "raised" and not report["routes_cached"], report
     assert report["records_failed"] == 3 and "gave up after" in report["message"], report
+    assert_retried_while_time_allowed(report)
+
+
+# -- What abandoned attempts leave behind ----------------------------------------
+
+def test_abandoned_attempts_never_outnumber_the_slots_and_a_freed_slot_is_used(dist, monkeypatch):
+    """Against an answer that never ends, each invocation abandons its attempt, still reading,
+    until every slot is held; the next invocations make no attempt (no thread, no connection)
+    until one ends, and then one is made at once."""
+    monkeypatch.setattr(lf, "_slots", threading.BoundedSemaphore(lf._ATTEMPT_SLOTS))   # none held before
+    before = set(threading.enumerate())
+
+    def live():
+        return [t for t in threading.enumerate() if t.name == "cloudfront-attempt" and t not in before]
+
+    proxy = FaultyProxy(os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"])
+    proxy.inject("trickle", "/invalidation")
+    monkeypatch.setattr(lf, "cloudfront", network_scenario._client(proxy.url))
+    try:
+        alive, messages = [], []
+        for _ in range(lf._ATTEMPT_SLOTS + 2):
+            with pytest.raises(lf.InvalidationError) as raised:
+                lf.lambda_handler(load_event("s3-put"), network_scenario.RealContext(1.2))
+            alive.append(len(live()))
+            messages.append(str(raised.value))
+        full = lf._ATTEMPT_SLOTS
+        assert alive == [*range(1, full + 1), full, full], messages
+        assert len(proxy.timeline) == full   # once the slots were full, no connection was made
+        assert all("1 × cut at the deadline" in message for message in messages[:full]), messages
+        assert all("1 × earlier attempts still hanging" in message for message in messages[full:]), messages
+        # One abandoned attempt ends (its connection reset): the next attempt takes its slot.
+        proxy.heal()
+        assert proxy.reset_oldest()
+        result = lf.lambda_handler(load_event("s3-put"), network_scenario.RealContext(10))
+        assert [r["DistributionId"] for r in result["invalidations"]] == [dist], result
+        assert len(proxy.timeline) == full + 1 and len(live()) <= full
+    finally:
+        proxy.close()   # the other abandoned attempts end, their connections reset
+        for thread in live():
+            thread.join(30)
 
 
 # -- What a user is told -----------------------------------------------------------
