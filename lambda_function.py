@@ -128,18 +128,16 @@ def parse_settings(env):
     Raise ValueError naming the variable when a value is unusable, so that a
     misconfigured function fails at start with a message, not mid-deploy.
     """
-    ids = env.get("DISTRIBUTION_ID")
-    distribution_ids = ()
-    if ids is not None:
-        distribution_ids = tuple(dict.fromkeys(part.strip() for part in ids.split(",") if part.strip()))
-        if not distribution_ids:
-            raise ValueError("DISTRIBUTION_ID is set but empty: give comma-separated distribution ids "
-                             "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions")
-        for dist_id in distribution_ids:
-            if not re.fullmatch(r"[A-Z0-9]{1,64}|dt_[A-Za-z0-9]{1,64}", dist_id):
-                raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront distribution id: "
-                                 "copy it from the ID column of the CloudFront console's list "
-                                 "(e.g. E2QWRUHAPOMQZL; a distribution tenant's: dt_...)")
+    ids = (env.get("DISTRIBUTION_ID") or "").split(",")
+    distribution_ids = tuple(dict.fromkeys(part.strip() for part in ids if part.strip()))
+    if "DISTRIBUTION_ID" in env and not distribution_ids:
+        raise ValueError("DISTRIBUTION_ID is set but empty: give comma-separated distribution ids "
+                         "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions")
+    for dist_id in distribution_ids:
+        if not re.fullmatch(r"[A-Z0-9]{1,64}|dt_[A-Za-z0-9]{1,64}", dist_id):
+            raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront distribution id: copy it "
+                             "from the ID column of the CloudFront console's list (e.g. E2QWRUHAPOMQZL; a "
+                             "distribution tenant's: dt_...)")
     origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
     if origin_path and not distribution_ids:
         raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it each origin's "
@@ -753,8 +751,7 @@ def _answer_within(call, seconds):
     """
     seconds, started = max(0.0, seconds), time.monotonic()
     if not _slots.acquire(timeout=seconds):
-        raise _Incomplete(f"no attempt made: {_ATTEMPT_SLOTS} earlier ones still await CloudFront",
-                          "earlier attempts still hanging")
+        raise _Incomplete("earlier attempts still await CloudFront", "earlier attempts still hanging")
     outcome = []
 
     def attempt():
@@ -766,7 +763,11 @@ def _answer_within(call, seconds):
             _slots.release()
 
     worker = threading.Thread(target=attempt, name="cloudfront-attempt", daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except RuntimeError:   # no thread to run it: the slot is not held
+        _slots.release()
+        raise
     worker.join(seconds - (time.monotonic() - started))
     if not outcome:
         raise _Incomplete(f"no complete answer in the {seconds:.1f} s left", "cut at the deadline")
@@ -1305,12 +1306,11 @@ def metrics_document(counts, function_name, level="INFO", failed_targets=()):
         # (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
         # Stamped with the level Lambda filters at (lambda_log_level), the metrics pass at every
         # level; the embedded metric format lets the root hold members that no metric names.
-        "level": level,
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z",
         "_aws": {"Timestamp": ms, "CloudWatchMetrics": [{
             "Namespace": METRICS_NAMESPACE, "Dimensions": [["FunctionName"]],
             "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS]}]},
-        "FunctionName": function_name, "FailedTargets": list(failed_targets),
+        "level": level, "FunctionName": function_name, "FailedTargets": list(failed_targets),
         **{name: counts[name] for name in METRICS}})
 
 
