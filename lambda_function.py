@@ -176,14 +176,13 @@ _GLOB_STAR = re.compile(r"(?:^|/)\*|(?<![.\\)\]}])\*\.")
 def exclude_warnings(exclude):
     """Return what looks wrong with the compiled EXCLUDE_PATTERN *exclude* (None: nothing)."""
     pattern = exclude.pattern if exclude else ""
-    warnings = []
-    if _GLOB_STAR.search(pattern):
-        warnings.append(f"EXCLUDE_PATTERN {pattern!r} looks like a glob, but it is a Python regular "
-                        f"expression searched in each key{_as_regex(pattern)}")
-    if pattern.lstrip("^").startswith("/"):
-        warnings.append(f"EXCLUDE_PATTERN {pattern!r} starts with /, but S3 keys don't (assets/app.js, not "
-                        f"/assets/app.js): it matches no key. Did you mean {pattern.replace('/', '', 1)!r}?")
-    return warnings
+    glob = _GLOB_STAR.search(pattern) and (
+        f"EXCLUDE_PATTERN {pattern!r} looks like a glob, but it is a Python regular expression searched in "
+        f"each key{_as_regex(pattern)}")
+    url = pattern.lstrip("^").startswith("/") and (
+        f"EXCLUDE_PATTERN {pattern!r} starts with /, but S3 keys don't (assets/app.js, not /assets/app.js): "
+        f"it matches no key. Did you mean {pattern.replace('/', '', 1)!r}?")
+    return [warning for warning in (glob, url) if warning]
 
 
 def _as_regex(glob):
