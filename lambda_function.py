@@ -1040,7 +1040,7 @@ def is_multi_tenant(dist):
     Its ConnectionMode says so; a botocore older than the tenants doesn't
     read that field, but origins holding {{parameters}} still tell.
     """
-    return dist.get("ConnectionMode") == "tenant-only" or "{{" in repr(_origins(dist))
+    return dist.get("ConnectionMode") == "tenant-only" or any("{{" in d + p for d, p in _origins(dist))
 
 
 def _may_serve_s3(dist):
@@ -1361,7 +1361,7 @@ def main(argv=None):
         parser.error("--keys only previews, it never calls AWS: drop --apply")
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
     try:
-        settings = _start(os.environ)._replace(dry_run=not args.apply)
+        settings = _start(os.environ, warn=args.keys is None)._replace(dry_run=not args.apply)
     except (ValueError, ImportError) as error:
         parser.exit(2, f"error: {error}\n")
     path, what = ((args.keys, "a file of object keys, one a line") if args.keys is not None else
@@ -1374,8 +1374,6 @@ def main(argv=None):
         event = json.loads(data)
     except (ValueError, RecursionError) as error:
         parser.exit(1, f"error: {'stdin' if args.event == '-' else args.event} is not JSON: {error}\n")
-    for warning in exclude_warnings(settings.exclude):
-        logger.warning("%s", warning)
     if not settings.distribution_ids:
         logger.info("DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the bucket's, "
                     "which needs AWS credentials and a network (set DISTRIBUTION_ID to plan without AWS)")
@@ -1461,8 +1459,9 @@ def preview(data, settings):
         lines.append("\nWould invalidate nothing.")
     sections = [(f"key(s) {text}", [repr(key) for key in sorted(set(left_out.get(reason, ())))])
                 for reason, (_, text) in _LEFT_OUT.items()] + [("line(s) that are not S3 keys", invalid)]
-    for title, items in filter(lambda section: section[1], sections):
-        lines.extend([f"\nLeft out: {len(items)} {title}:", *(f"  {item}" for item in items)])
+    for title, items in sections:
+        if items:
+            lines.extend([f"\nLeft out: {len(items)} {title}:", *(f"  {item}" for item in items)])
     return "\n".join(lines) + "\n"
 
 
@@ -1477,10 +1476,15 @@ def _preview_settings(settings):
     return ["Settings:", *(f"  {name:<16} {value or '(none)'}" for name, value in shown.items())]
 
 
-def _start(env):
-    """Return the Settings of *env*, or raise ValueError or ImportError naming what can't work."""
+def _start(env, warn=False):
+    """Return the Settings of *env*, or raise ValueError or ImportError naming what can't work.
+
+    With *warn* (once per container, or per local run), log what looks wrong with them.
+    """
     settings = parse_settings(env)
     logger.setLevel(settings.log_level)
+    for warning in exclude_warnings(settings.exclude) if warn else ():
+        logger.warning("%s", warning)
     if any(map(_is_tenant, settings.distribution_ids)) and not hasattr(
             cloudfront, "create_invalidation_for_distribution_tenant"):
         raise _too_old(BOTOCORE_TENANTS, "Invalidating distribution tenants (dt_... in DISTRIBUTION_ID)",
@@ -1491,8 +1495,6 @@ def _start(env):
 if __name__ == "__main__":
     sys.exit(main())
 else:   # a cold start in Lambda: fail at once on a configuration that can't work
-    _settings = _start(os.environ)
+    _start(os.environ, warn=True)
     logger.info("Running on Python %s, boto3 %s, botocore %s", sys.version.split()[0], boto3.__version__,
                 botocore.__version__)
-    for _warning in exclude_warnings(_settings.exclude):
-        logger.warning("%s", _warning)
