@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-import connect_bucket
+from tools import connect_bucket
 
 ROOT = pathlib.Path(__file__).parents[1]
 ENDPOINT_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_SQS")
@@ -86,7 +86,7 @@ def s3_as_aws_answers(monkeypatch):
 
 def run(*args):
     """Run the script as a user would; return (exit status, stdout, stderr)."""
-    done = subprocess.run([sys.executable, str(ROOT / "connect_bucket.py"), *args],
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "connect_bucket.py"), *args],
                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
     return done.returncode, done.stdout, done.stderr
 
@@ -232,7 +232,7 @@ def test_event_overlap(event, other, overlaps):
 
 def test_template_output_runs_this_script():
     text = (ROOT / "template.yaml").read_text()
-    assert ("python3 connect_bucket.py --bucket ${BucketName} --queue-arn ${InvalidationQueue.Arn}" in text)
+    assert ("python3 tools/connect_bucket.py --bucket ${BucketName} --queue-arn ${InvalidationQueue.Arn}" in text)
     assert "put-bucket-notification-configuration" not in text
 
 

@@ -21,7 +21,7 @@ import zipfile
 import boto3
 import pytest
 
-import connect_bucket
+from tools import connect_bucket
 
 ROOT = pathlib.Path(__file__).parents[1]
 ACCOUNT = "123456789012"   # moto's account
@@ -48,7 +48,7 @@ def run(line):
     if argv[0] == "aws":
         # The CLI's own endpoint option: awscli v1 does not read AWS_ENDPOINT_URL for every service.
         argv = [sys.executable, "-m", "awscli", "--endpoint-url", endpoint, *argv[1:]]
-    elif argv[:2] == ["python3", "connect_bucket.py"]:
+    elif argv[:2] == ["python3", "tools/connect_bucket.py"]:
         argv = [sys.executable, *argv[1:]]
     else:
         raise AssertionError(f"a command this test does not know how to run: {line}")
@@ -70,7 +70,7 @@ def test_every_documented_command_is_run_here():
     lines = commands("console-setup.md") + commands("uninstall.md")
     assert len(lines) >= 8
     for line in lines:
-        assert line in NOT_RUN or line.startswith(("aws ", "python3 connect_bucket.py ")), line
+        assert line in NOT_RUN or line.startswith(("aws ", "python3 tools/connect_bucket.py ")), line
         assert not re.search(r"\b[A-Z][A-Z_]*[A-Z]\b", line), line   # every placeholder filled
 
 
@@ -111,8 +111,8 @@ def test_uninstall_setup_1_commands(client):
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))
     inline = {"s3-cloudfront-invalidator": "policy.json",
-              "s3-cloudfront-invalidator-failure-queue": "policy-destination-sqs.json",
-              "s3-cloudfront-invalidator-dt_2wjDZi3hD1ivOXf6rpZJO1AB": "policy-add-tenant.json"}
+              "s3-cloudfront-invalidator-failure-queue": "policies/destination-sqs.json",
+              "s3-cloudfront-invalidator-dt_2wjDZi3hD1ivOXf6rpZJO1AB": "policies/add-tenant.json"}
     for name, path in inline.items():
         iam.put_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName=name, PolicyDocument=(ROOT / path).read_text())
     code = io.BytesIO()
@@ -165,7 +165,7 @@ PASTED = {**FILLED, "DISTRIBUTION_ID": "E2QWRUHAPOMQZL", "TENANT_ID": "dt_2wjDZi
 def test_every_policy_the_page_has_pasted_is_taken_whole_as_an_inline_policy(client):
     """Each file step 7 and the replay name, its placeholders replaced, is a role policy IAM accepts as it is."""
     text = (ROOT / "docs" / "console-setup.md").read_text(encoding="utf-8")
-    names = sorted(set(re.findall(r"`(policy[\w-]*\.json)`", text)))
+    names = sorted(set(re.findall(r"`((?:policy|policies/[\w-]+)\.json)`", text)))
     assert len(names) >= 7
     iam = client("iam")
     iam.create_role(RoleName="pasted", AssumeRolePolicyDocument="{}")
@@ -174,8 +174,8 @@ def test_every_policy_the_page_has_pasted_is_taken_whole_as_an_inline_policy(cli
         for placeholder, value in PASTED.items():
             document = re.sub(rf"\b{placeholder}\b", value, document)
         assert not re.search(r"\b[A-Z][A-Z_]*[A-Z]\b", document.replace("Allow", "")), name
-        iam.put_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json"), PolicyDocument=document)
-        stored = iam.get_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json"))["PolicyDocument"]
+        iam.put_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json").replace("/", "-"), PolicyDocument=document)
+        stored = iam.get_role_policy(RoleName="pasted", PolicyName=name.removesuffix(".json").replace("/", "-"))["PolicyDocument"]
         assert stored == json.loads(document)
     assert len(iam.list_role_policies(RoleName="pasted")["PolicyNames"]) == len(names)
 

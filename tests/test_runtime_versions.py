@@ -1,10 +1,10 @@
 """What the function runs on: the Python and the boto3/botocore it needs, said before anything fails.
 
 Lambda's runtimes bundle a boto3/botocore that AWS no longer lists, older than
-the one requirements-dev.txt pins: the function names the versions it needs
+the one requirements/dev.txt pins: the function names the versions it needs
 (lf.BOTOCORE_FLOOR; lf.BOTOCORE_TENANTS for distribution tenants) and fails
 at start, in one line, below them. CI runs this file on the floor's botocore
-too (requirements-floor.txt), where the tenant checks meet a real botocore
+too (requirements/floor.txt), where the tenant checks meet a real botocore
 without the tenant operations.
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Send an S3 bucket's object changes to the invalidation queue, keeping its other notifications.
 
-    python3 connect_bucket.py --bucket BUCKET --queue-arn QUEUE_ARN [--dry-run] [--remove]
+    python3 tools/connect_bucket.py --bucket BUCKET --queue-arn QUEUE_ARN [--dry-run] [--remove]
 
 A deploy tool for template.yaml's stack (its ConnectBucketCommand output), not
 part of the function. S3 keeps one notification configuration per bucket and
