@@ -441,6 +441,126 @@ def test_the_page_shows_each_pattern_verbatim():
 
 
 # ---------------------------------------------------------------------------
+# The Rails page's build for the preview: asset_sync must not run (issue 25).
+#
+# A Rails 6.1 app (tests/recipes/rails_app: railties, sprockets-rails 3,
+# Sprockets 3.7.2, fog-aws, from the machine's Debian) with asset_sync 2.11.0
+# (Debian's ruby-asset-sync, laid out as the gem: install.sh), configured as
+# `rails g asset_sync:install --provider=AWS` configures it (the generator is
+# run: config/initializers/asset_sync.rb, no `enabled` setting). The shell
+# holds fake AWS credentials and FOG_DIRECTORY, as a developer's might, and
+# HTTPS_PROXY points at a stand-in that records each connection fog-aws opens
+# (Excon honours HTTPS_PROXY) and answers 502: nothing leaves the machine.
+# First, the control: a plain `bin/rails assets:precompile` does call S3 (so
+# the stand-in sees what asset_sync sends). Then the page's `sh rails` blocks,
+# run as written: the build must make no connection at all.
+# ---------------------------------------------------------------------------
+
+RAILS_PAGE = pathlib.Path(__file__).parents[1] / "docs/rails-asset-sync.md"
+
+
+def rails_blocks(page=RAILS_PAGE):
+    """Return the `sh rails` blocks of *page*, each a list of lines (commands run in a Rails app's root)."""
+    blocks, lines, inside = [], [], False
+    for line in page.read_text(encoding="utf-8").split("\n"):
+        if not inside and line.strip() == "```sh rails":
+            inside, lines = True, []
+        elif inside and line.strip() == "```":
+            inside = False
+            blocks.append(lines)
+        elif inside:
+            lines.append(line)
+    return blocks
+
+
+class Recorder:
+    """A stand-in for every HTTPS endpoint: records the first line of each
+    connection (CONNECT host:443 through a proxy) and answers 502."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.lines = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(5)
+                try:
+                    self.lines.append(connection.recv(4096).decode("latin-1").split("\r\n", 1)[0])
+                    connection.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n"
+                                       b"Connection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def close(self):
+        self._server.close()
+
+
+def rails_app(workdir):
+    """Make the Rails app in *workdir*/app with asset_sync installed as its generator installs it."""
+    gem = _require(RECIPES / ".debs/asset_sync/lib/tasks/asset_sync.rake").parents[2]
+    if not shutil.which("bundle"):
+        pytest.fail(f"Bundler is missing: run `{INSTALL}`", pytrace=False)
+    app = workdir / "app"
+    shutil.copytree(RECIPES / "rails_app", app)
+    shutil.copytree(gem, app / "vendor/asset_sync")
+    _run(["bundle", "lock", "--local"], cwd=app)
+    _run(["bin/rails", "generate", "asset_sync:install", "--provider=AWS"], cwd=app)
+    return app
+
+
+def rails_env(home, proxy):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AWS_", "FOG_", "ASSET_SYNC_", "BUNDLE_", "RAILS_", "RUBY"))
+           and k.lower() not in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+    env.update(HOME=str(home), AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+               AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+               FOG_DIRECTORY="production-assets", FOG_REGION="us-east-1",
+               HTTPS_PROXY=proxy, https_proxy=proxy, HTTP_PROXY=proxy, http_proxy=proxy)
+    return env
+
+
+def _bash(lines, cwd, env):
+    return subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(lines)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_rails_page_builds_for_the_preview_without_running_asset_sync(tmp_path):
+    build, clobber = rails_blocks()          # the page's two `sh rails` blocks, in order
+    app, recorder = rails_app(tmp_path), Recorder()
+    env = rails_env(tmp_path, recorder.url)
+    try:
+        tasks = _bash(["bin/rails -T"], app, env)
+        assert "rails assets:sync " in tasks.stdout, tasks.stdout + tasks.stderr   # asset_sync's rake file is loaded
+        # The control: the README's old advice, a plain precompile, reaches S3.
+        plain = _bash(["bin/rails assets:precompile"], app, env)
+        assert any("production-assets" in line or "s3" in line for line in recorder.lines), (
+            recorder.lines, plain.stdout, plain.stderr)
+        shutil.rmtree(app / "public/assets")
+        recorder.lines.clear()
+        # The page's build: the assets are built, no connection is made.
+        result = _bash(build, app, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert recorder.lines == [], f"the build-for-preview command connected: {recorder.lines}"
+        built = sorted(p.name for p in (app / "public/assets").iterdir())
+        assert any(re.fullmatch(r"application-[0-9a-f]{64}\.css", name) for name in built), built
+        assert "assets:sync not run" in result.stderr, result.stderr
+        # And the page's clean-up removes the build.
+        assert _bash(clobber, app, env).returncode == 0
+        assert not (app / "public/assets").exists() or not any((app / "public/assets").iterdir())
+    finally:
+        recorder.close()
+
+
+# ---------------------------------------------------------------------------
 # `python tests/test_recipes.py`: the table of results the page quotes.
 # ---------------------------------------------------------------------------
 
