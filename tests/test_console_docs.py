@@ -201,3 +201,58 @@ def test_uninstall_setup_2_commands(client):
     after.pop("ResponseMetadata")
     assert after == before and "kept 1 other configuration(s)" in out
     assert "nothing to remove" in run(lines[0])
+
+
+def _steps():
+    """The numbered steps of docs/console-setup.md's "The steps", as {number: text}."""
+    text = (ROOT / "docs" / "console-setup.md").read_text(encoding="utf-8")
+    section = text.split("## The steps", 1)[1].split("\n## ", 1)[0]
+    parts = re.split(r"^(\d+)\. ", section, flags=re.M)
+    return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
+
+
+def test_the_steps_are_numbered_in_order_and_every_step_referred_to_exists():
+    steps = _steps()
+    assert list(steps) == list(range(1, len(steps) + 1))
+    # Pages that send the reader to a step of Setup 1 by number.
+    for page in ("console-setup.md", "uninstall.md", "multi-tenant.md", "operations.md", "cost-and-limits.md"):
+        text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+        if page != "console-setup.md":   # elsewhere, only the references that link to the steps
+            text = " ".join(re.findall(r"\[(?:setup 1's )?steps? \d+\]\(console-setup\.md#the-steps\)", text, re.I))
+        for number in re.findall(r"\bsteps? (\d+)", text, re.I):
+            assert int(number) in steps, (page, number)
+
+
+def test_exclude_pattern_has_a_step_of_its_own_that_points_to_the_rails_patterns():
+    (step,) = [body for body in _steps().values() if "**Key** `EXCLUDE_PATTERN`" in body]
+    assert "rails-asset-sync.md#pick-your-pattern" in step
+    assert not re.search(r"`\^?assets/", step)   # the patterns live on the Rails page, not here
+
+
+def test_every_setting_the_steps_add_is_one_the_function_reads():
+    source = (ROOT / "lambda_function.py").read_text(encoding="utf-8")
+    keys = re.findall(r"\*\*Key\*\* `([A-Z_]+)`", "".join(_steps().values()))
+    assert set(keys) == {"DISTRIBUTION_ID", "DRY_RUN", "EXCLUDE_PATTERN"}
+    for key in keys:
+        assert f'env.get("{key}")' in source, key
+
+
+def test_the_warning_the_exclude_pattern_step_promises_is_logged():
+    """Step 8: a pattern that looks like a glob, or starts with /, is a WARNING at the next start."""
+    import lambda_function
+
+    assert lambda_function.exclude_warnings(re.compile("assets/*.js"))
+    assert lambda_function.exclude_warnings(re.compile("^/assets/"))
+    assert not lambda_function.exclude_warnings(re.compile(r"^assets/.+-[0-9a-f]{64}\."))
+
+
+def test_the_function_metrics_the_alarm_step_points_to_are_emitted():
+    """Step 14 sends the reader to operations' alarms for the function's own metrics."""
+    assert "operations.md#alarms" in _steps()[14]
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    alarms = operations.split("## Alarms", 1)[1]
+    named = set(re.findall(r"`(Records\w+|Paths\w+|Throttles)`", alarms))
+    assert named >= {"RecordsFailed", "PathsRefused"}
+    source = (ROOT / "lambda_function.py").read_text(encoding="utf-8")
+    for metric in named:
+        assert f'"{metric}"' in source, metric
