@@ -62,7 +62,7 @@ def notifications(s3, bucket):
     return answer
 
 
-def s3_as_aws_answers(monkeypatch):
+def s3_as_aws_answers(monkeypatch, hook):
     """Give the script's S3 clients S3's GET answer; return the list of what it PUTs.
 
     moto 5.2.5 keeps EventBridgeConfiguration but leaves it out of its GET
@@ -74,10 +74,10 @@ def s3_as_aws_answers(monkeypatch):
 
     def client(*args, **kwargs):
         made = real_client(*args, **kwargs)
-        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
-                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
-        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
-                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
+        hook("after-call.s3.GetBucketNotificationConfiguration",
+             lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}), client=made)
+        hook("before-parameter-build.s3.PutBucketNotificationConfiguration",
+             lambda params, **_: sent.append(json.loads(json.dumps(params))), client=made)
         return made
 
     monkeypatch.setattr(connect_bucket.boto3, "client", client)
@@ -97,7 +97,7 @@ def test_connects_a_bucket_without_notifications(s3, bucket, queue_arn, capsys):
     assert "kept 0 other configuration(s)" in capsys.readouterr().out
 
 
-def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, capsys):
+def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, capsys, hook):
     others = {
         "TopicConfigurations": [{"Id": "restores", "TopicArn": "arn:aws:sns:us-east-1:123456789012:restores",
                                  "Events": ["s3:ObjectRestore:Completed"]}],
@@ -108,7 +108,7 @@ def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, caps
     }
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=others)
     before = notifications(s3, bucket)
-    sent = s3_as_aws_answers(monkeypatch)
+    sent = s3_as_aws_answers(monkeypatch, hook)
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
 
@@ -250,13 +250,13 @@ OTHERS = {
 }
 
 
-def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, monkeypatch, capsys):
+def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, monkeypatch, capsys, hook):
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         **OTHERS, "EventBridgeConfiguration": {}})
     before = notifications(s3, bucket)
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
     assert notifications(s3, bucket) != before
-    sent = s3_as_aws_answers(monkeypatch)
+    sent = s3_as_aws_answers(monkeypatch, hook)
     capsys.readouterr()
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 0

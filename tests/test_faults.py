@@ -7,11 +7,10 @@ import os
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
-from conftest import FakeContext, load_event, sqs_batch
+from conftest import DIST, FakeContext, created, handle_delete, load_event, sqs_batch
 
 import lambda_function as lf
 
-DIST = "E2QWRUHAPOMQZL"
 PATHS = ["/old/page.html"]
 
 
@@ -28,14 +27,6 @@ def expected_request(reference=None):
     return {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(PATHS), "Items": PATHS},
         "CallerReference": reference or plan.caller_reference}}
-
-
-def created(invalidation_id="I2J0I21PCUYOIK"):
-    return {"Location": f"https://cloudfront.amazonaws.com/2020-05-31/distribution/{DIST}/invalidation/{invalidation_id}",
-            "Invalidation": {"Id": invalidation_id, "Status": "InProgress",
-                             "CreateTime": "2026-11-25T10:00:00Z",
-                             "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": PATHS},
-                                                   "CallerReference": "r"}}}
 
 
 def error(stub, code, status, message="", times=1):
@@ -55,7 +46,7 @@ def error(stub, code, status, message="", times=1):
 def test_retryable_errors_are_retried_until_success(stub, clock, code, status, caplog):
     error(stub, code, status, times=3)
     stub.add_response("create_invalidation", created(), expected_request())
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(clock.sleeps) == 3
     assert caplog.text.count(f"{code}") >= 3 and "retrying in" in caplog.text
@@ -87,7 +78,7 @@ def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, 
 def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message):
     error(stub, code, status, message)
     with pytest.raises(lf.InvalidationError, match=f"{code}.*{message[:20]}"):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+        handle_delete(clock)
     assert clock.sleeps == []
 
 
@@ -99,7 +90,7 @@ def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message)
 def test_a_reused_reference_means_already_done(stub, clock, code, status, message, caplog):
     error(stub, code, status, message)
     with caplog.at_level(logging.INFO):
-        result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+        result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None
     assert "was already used for these records" in caplog.text
 
@@ -123,9 +114,8 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
     assert context.get_remaining_time_in_millis() / 1000 == lf._SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
 
 
-def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog):
+def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog, not_warned):
     monkeypatch.setattr(lf, "random", MaxJitter)
-    monkeypatch.setattr(lf, "_warned_short_budget", False)
     error(stub, "Throttling", 400, "Rate exceeded")
     stub.add_response("create_invalidation", created(), expected_request())
     context = FakeContext(clock, 3)
@@ -202,7 +192,7 @@ def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):
             else:
                 stub.add_response("create_invalidation", created(), request)
         with pytest.raises(lf.InvalidationError, match="E1OTHER refused") as raised:
-            lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+            handle_delete(clock)
         stub.assert_no_pending_responses()
     assert DIST not in str(raised.value)
 
@@ -222,7 +212,7 @@ def test_network_faults_are_retried(monkeypatch, clock, fault):
         return created()
 
     monkeypatch.setattr(lf.cloudfront, "create_invalidation", flaky)
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(calls) == 2 and calls[0] == calls[1] and len(clock.sleeps) == 1
 
@@ -291,8 +281,12 @@ def test_default_budget_without_a_context(clock):
     assert lf.deadline_for(FakeContext(clock, 10)) == clock() + 10 - lf._SAFETY_MARGIN_S
 
 
+def test_a_context_without_remaining_time_gets_the_default_budget(monkeypatch, clock):
+    assert lf.deadline_for(object()) == clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S
+
+
 def test_a_reused_reference_whose_message_mentions_paths_is_still_done(stub, clock):
     error(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
                                          "a previous invalidation batch with other paths.")
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None
