@@ -728,13 +728,13 @@ def test_bucket_of_origin(domain, bucket):
 
 
 def test_routes_from_distributions():
-    def dist(dist_id, *origins):
+    def distribution(dist_id, *origins):
         return {"Id": dist_id, "Origins": {"Items": [
             {"DomainName": d, "OriginPath": p} for d, p in origins]}}
     routes = lf.routes_from_distributions([
-        dist("E1", ("api.example.com", ""), ("assets.s3.amazonaws.com", "/static")),
-        dist("E2", ("assets.s3-website-us-east-1.amazonaws.com", "")),
-        dist("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
+        distribution("E1", ("api.example.com", ""), ("assets.s3.amazonaws.com", "/static")),
+        distribution("E2", ("assets.s3-website-us-east-1.amazonaws.com", "")),
+        distribution("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
         {"Id": "E4", "Origins": {"Quantity": 0}},
     ])
     assert routes == {"assets": [("E1", "static/"), ("E2", "")], "logs": [("E3", "a/b/")]}

@@ -29,7 +29,7 @@ def expected_request(reference=None):
         "CallerReference": reference or plan.caller_reference}}
 
 
-def error(stub, code, status, message="", times=1):
+def add_errors(stub, code, status, message="", times=1):
     for _ in range(times):
         stub.add_client_error("create_invalidation", service_error_code=code,
                               service_message=message or code, http_status_code=status,
@@ -44,7 +44,7 @@ def error(stub, code, status, message="", times=1):
     ("SomethingNew", 502),         # any 5xx
 ])
 def test_retryable_errors_are_retried_until_success(stub, clock, code, status, caplog):
-    error(stub, code, status, times=3)
+    add_errors(stub, code, status, times=3)
     stub.add_response("create_invalidation", created(), expected_request())
     result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
@@ -62,7 +62,7 @@ def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, 
             return high * 0.3
 
     monkeypatch.setattr(lf, "random", Recorder)
-    error(stub, "Throttling", 400, times=6)
+    add_errors(stub, "Throttling", 400, times=6)
     stub.add_response("create_invalidation", created(), expected_request())
     lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 300))
     assert drawn == [(0, 8.0), (0, 32.0), (0, 128.0), (0, 180.0), (0, 180.0), (0, 180.0)]
@@ -76,7 +76,7 @@ def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, 
     ("BatchTooLarge", 413, "Invalidation batch specified is too large."),
 ])
 def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message):
-    error(stub, code, status, message)
+    add_errors(stub, code, status, message)
     with pytest.raises(lf.InvalidationError, match=f"{code}.*{message[:20]}"):
         handle_delete(clock)
     assert clock.sleeps == []
@@ -88,7 +88,7 @@ def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message)
                              "previous invalidation batch for the same distribution."),
 ])
 def test_a_reused_reference_means_already_done(stub, clock, code, status, message, caplog):
-    error(stub, code, status, message)
+    add_errors(stub, code, status, message)
     with caplog.at_level(logging.INFO):
         result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None
@@ -105,7 +105,7 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
     monkeypatch.setattr(lf, "random", MaxJitter)
     # 30 s, 29.5 to spend: a sleep of 8 s, then the 32 s one is cut to the
     # 21 s that leave room for a last attempt at 29 s.
-    error(stub, "Throttling", 400, "Rate exceeded", times=3)
+    add_errors(stub, "Throttling", 400, "Rate exceeded", times=3)
     context = FakeContext(clock, 30)
     with pytest.raises(lf.InvalidationError,
                        match=r"gave up after 3 attempt\(s\), out of time: 3 × Throttling; last error Throttling"):
@@ -116,7 +116,7 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
 
 def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog, not_warned):
     monkeypatch.setattr(lf, "random", MaxJitter)
-    error(stub, "Throttling", 400, "Rate exceeded")
+    add_errors(stub, "Throttling", 400, "Rate exceeded")
     stub.add_response("create_invalidation", created(), expected_request())
     context = FakeContext(clock, 3)
     lf.lambda_handler(load_event("s3-delete"), context)
@@ -127,7 +127,7 @@ def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeyp
 
 
 def test_no_retry_when_there_is_no_time(stub, clock):
-    error(stub, "TooManyInvalidationsInProgress", 400)
+    add_errors(stub, "TooManyInvalidationsInProgress", 400)
     with pytest.raises(lf.InvalidationError, match="gave up after 1 attempt"):
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 0.9))
     assert clock.sleeps == []
@@ -286,7 +286,7 @@ def test_a_context_without_remaining_time_gets_the_default_budget(monkeypatch, c
 
 
 def test_a_reused_reference_whose_message_mentions_paths_is_still_done(stub, clock):
-    error(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
+    add_errors(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
                                          "a previous invalidation batch with other paths.")
     result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None
