@@ -5,19 +5,27 @@ creates its boto3 client at import time (as it should, once per container),
 and that client finds the server through AWS_ENDPOINT_URL_CLOUDFRONT.
 """
 
+import contextlib
 import json
 import os
 import pathlib
+import socket
+import subprocess
 import sys
 import urllib.request
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+ROOT = pathlib.Path(__file__).parents[1]
 EVENTS = pathlib.Path(__file__).parent / "events"
 SAMPLES = pathlib.Path(__file__).parents[2] / "shared" / "aws-event-samples"
 SETTINGS_VARS = ("DISTRIBUTION_ID", "ORIGIN_PATH", "INDEX_DOCUMENT", "EXCLUDE_PATTERN",
                  "MAX_PATHS", "DRY_RUN", "LOG_LEVEL")
+
+DIST = "E2QWRUHAPOMQZL"                      # a distribution id as CloudFront writes them
+ORIGIN = "example-bucket.s3.amazonaws.com"   # the S3 origin of example-bucket, the events' bucket
 
 _server = None
 
@@ -95,11 +103,11 @@ def sqs_batch(keys, bucket="example-bucket"):
         for i, key in enumerate(keys)]}
 
 
-def assert_fits_and_covers(plan, paths, max_paths=3000):
+def assert_fits_and_covers(plan, paths, max_paths=3000, max_wildcards=15):
     """Assert that the planned paths *plan* fit one CloudFront request of at
-    most *max_paths* and cover every path in *paths*."""
+    most *max_paths*, *max_wildcards* of them wildcards, and cover every path in *paths*."""
     wildcards = [p[:-1] for p in plan if p.endswith("*")]
-    assert len(plan) <= max_paths and len(wildcards) <= 15, (len(plan), len(wildcards))
+    assert len(plan) <= max_paths and len(wildcards) <= max_wildcards, (len(plan), len(wildcards))
     assert list(plan) == sorted(set(plan))
     for path in paths:
         # "dir/*" is not relied on for the index path "dir/"
@@ -192,6 +200,14 @@ def clock(monkeypatch):
     return fake
 
 
+@pytest.fixture
+def not_warned(monkeypatch):
+    """The container has not yet warned of a short timeout (it warns once)."""
+    import lambda_function
+
+    monkeypatch.setattr(lambda_function, "_warned_short_budget", False)
+
+
 @pytest.fixture(autouse=True)
 def strict_cloudfront_state():
     """Each test starts with no refused paths and an empty request log."""
@@ -199,3 +215,178 @@ def strict_cloudfront_state():
 
     strict_cloudfront.reset()
     yield strict_cloudfront
+
+
+# -- Hooks on botocore clients -----------------------------------------------------
+
+def registered_handlers(client):
+    """Every handler on *client*'s events, as (event name, handler) pairs in the order
+    botocore keeps them, and the unique ids registered with one.
+
+    botocore keeps them in the HierarchicalEmitter behind the client's EventAliaser,
+    in a prefix trie of dicts ({"chunk", "children", "values": NodeList(first, middle,
+    last)}): the same on the floor (1.34.145) and on the pinned botocore."""
+    emitter = client.meta.events._emitter
+    found = []
+
+    def walk(node, name):
+        if node["values"] is not None:
+            found.extend((name, handler) for section in node["values"] for handler in section)
+        for chunk, child in node["children"].items():
+            walk(child, f"{name}.{chunk}" if name else chunk)
+
+    walk(emitter._handlers._root, "")
+    return found, set(emitter._unique_id_handlers)
+
+
+@pytest.fixture
+def hook():
+    """hook(event_name, handler, client=None): register *handler* on the events of *client*
+    (lambda_function.cloudfront by default) for this test only; it is unregistered, by that
+    handler, when the test ends. Returns the handler."""
+    import lambda_function
+
+    registered = []
+
+    def register(event_name, handler, client=None):
+        client = lambda_function.cloudfront if client is None else client
+        client.meta.events.register(event_name, handler)
+        registered.append((client, event_name, handler))
+        return handler
+
+    yield register
+    for client, event_name, handler in reversed(registered):
+        client.meta.events.unregister(event_name, handler)
+
+
+@contextlib.contextmanager
+def hooks_kept(client):
+    """Fail (pytest.fail) if the block leaves a handler registered on *client* that was not
+    there before it, or removes one that was. What it left is removed first."""
+    before, before_ids = registered_handlers(client)
+    yield
+    after, after_ids = registered_handlers(client)
+    left, removed = _without(after, before), _without(before, after)
+    if not left and not removed and after_ids == before_ids:
+        return
+    emitter = client.meta.events._emitter
+    for name, handler in left:
+        emitter.unregister(name, handler)
+    for unique_id in after_ids - before_ids:
+        del emitter._unique_id_handlers[unique_id]
+    pytest.fail(f"the hooks of {client!r} changed: left {[(n, repr(h)) for n, h in left]}, removed "
+                f"{[(n, repr(h)) for n, h in removed]}, unique ids left {sorted(after_ids - before_ids)} "
+                "(register them with the hook fixture)", pytrace=False)
+
+
+def _without(items, others):
+    """*items* less one of each of *others* (compared with ==: handlers need not be hashable)."""
+    rest = list(items)
+    for item in others:
+        if item in rest:
+            rest.remove(item)
+    return rest
+
+
+@pytest.fixture(autouse=True)
+def no_hook_left_behind():
+    """Fail the test that leaves a handler registered on (or removes one from) the shared
+    client, lambda_function.cloudfront: every later test would run with it. What it left is
+    removed, so that the tests after it run as they would have."""
+    import lambda_function
+
+    with hooks_kept(lambda_function.cloudfront):
+        yield
+
+
+# -- Helpers shared by the test files -------------------------------------------------
+
+def metrics(capsys):
+    """The embedded-metric document the last invocation printed (the last line of stdout)."""
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def messages(caplog, level=None):
+    """The messages caplog recorded, at *level* only if given."""
+    return [r.getMessage() for r in caplog.records if level is None or r.levelno == level]
+
+
+def client_error(code, message="no", status=None, operation="CreateInvalidation"):
+    """A ClientError as botocore raises it: *message* None leaves the Message out, *status*
+    adds the HTTP status."""
+    error = {"Error": {"Code": code} if message is None else {"Code": code, "Message": message}}
+    if status is not None:
+        error["ResponseMetadata"] = {"HTTPStatusCode": status}
+    return ClientError(error, operation)
+
+
+def raising(error):
+    """A stand-in for a call (a client method, a function of lambda_function) that raises *error*."""
+    def raise_it(*_args, **_kwargs):
+        raise error
+    return raise_it
+
+
+def created(invalidation_id="I2J0I21PCUYOIK", paths=("/old/page.html",), distribution_id=DIST):
+    """CreateInvalidation's answer (complete: botocore's Stubber checks it)."""
+    return {"Location": f"https://cloudfront.amazonaws.com/2020-05-31/distribution/{distribution_id}"
+                        f"/invalidation/{invalidation_id}",
+            "Invalidation": {"Id": invalidation_id, "Status": "InProgress",
+                             "CreateTime": "2026-11-25T10:00:00Z",
+                             "InvalidationBatch": {"Paths": {"Quantity": len(paths), "Items": list(paths)},
+                                                   "CallerReference": "r"}}}
+
+
+def handle_delete(clock, remaining_s=60):
+    """Run the handler on tests/events/s3-delete.json with *remaining_s* on *clock*."""
+    import lambda_function
+
+    return lambda_function.lambda_handler(load_event("s3-delete"), FakeContext(clock, remaining_s))
+
+
+def run_function(*args, code="", input=None, offline=False, timeout=120, **env):
+    """Run lambda_function.py with *args* (or, with *code*, Python code) in a subprocess from the
+    repository's root, as a user would: this environment without the function's settings (nor,
+    *offline*, any AWS_ variable: no endpoint, no credentials), plus *env*; *input* on stdin."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in SETTINGS_VARS and not (offline and k.startswith("AWS_"))}
+    command = [sys.executable, "-c", code] if code else [sys.executable, "lambda_function.py", *args]
+    return subprocess.run(command, cwd=ROOT, env={**clean, **env}, input=input, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def closed_port():
+    """An endpoint on 127.0.0.1 whose port is bound but not listening: every connect is refused."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
+
+
+# -- Events ---------------------------------------------------------------------------
+
+def eventbridge(key, detail_type="Object Created", **obj):
+    """An EventBridge event from S3 about *key* in example-bucket; *obj*: more object fields."""
+    return {"version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.s3",
+            "time": "2026-11-25T10:00:00Z",
+            "detail": {"bucket": {"name": "example-bucket"}, "object": {"key": key, **obj}}}
+
+
+def sns(message):
+    """*message* as SNS delivers it to an HTTP or SQS subscriber (the bare notification)."""
+    return {"Type": "Notification", "MessageId": "n1", "Message": json.dumps(message)}
+
+
+def sqs_wrap(event, message_id="m"):
+    """*event* as the body of one SQS message."""
+    return {"Records": [{"messageId": message_id, "eventSource": "aws:sqs", "body": json.dumps(event)}]}
+
+
+def sns_record_wrap(event):
+    """*event* as the message of one SNS record (SNS invoking Lambda)."""
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "n", "Message": json.dumps(event)}}]}
+
+
+def destination_wrap(event, request_id="r", condition="RetriesExhausted"):
+    """*event* as the request payload of a Lambda on-failure destination record."""
+    return {"requestContext": {"requestId": request_id, "condition": condition}, "requestPayload": event}

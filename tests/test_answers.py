@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError
-from conftest import s3_upload
+from conftest import DIST, client_error, handle_delete, raising, s3_upload
 
 import lambda_function as lf
 
@@ -136,10 +136,6 @@ def test_no_time_left_is_said_as_none_and_a_call_that_fails_raises_in_the_caller
 
 # -- Failures that say what to do -------------------------------------------------
 
-def client_error(code, message="no", operation="CreateInvalidation"):
-    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
-
-
 ARN = "arn:aws:cloudfront::ACCOUNT_ID:distribution/E1"
 
 
@@ -181,6 +177,23 @@ def test_a_discovery_that_breaks_names_what_broke(monkeypatch):
         lf.plan_event(s3_upload("a.html"), lf.parse_settings({}), 0)
 
 
+def test_an_error_without_a_message_is_still_reported(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    monkeypatch.setattr(lf.cloudfront, "create_invalidation", raising(client_error("InvalidArgument", None)))
+    with pytest.raises(lf.InvalidationError, match=f"^CreateInvalidation on {DIST} refused: .*InvalidArgument"):
+        handle_delete(clock)
+
+
+def test_a_client_side_failure_names_the_call(monkeypatch, clock):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    monkeypatch.setattr(lf.cloudfront, "create_invalidation", raising(NoCredentialsError()))
+    with pytest.raises(lf.InvalidationError) as raised:
+        handle_delete(clock)
+    assert str(raised.value) == (f"CreateInvalidation on {DIST} failed: Unable to locate credentials; "
+                                 "no AWS credentials: in Lambda the execution role gives them; "
+                                 "locally set AWS_PROFILE or run aws configure")
+
+
 # -- The metrics line's level and timestamp ---------------------------------------
 
 def test_the_metrics_line_is_info_by_default_and_stamped_with_its_own_instant():
@@ -203,12 +216,6 @@ def mixed_upload():
     restore = {**record, "eventName": "ObjectRestore:Completed"}
     event["Records"] += [dict(record), {"eventSource": "aws:s3", "s3": {}}, restore]
     return event
-
-
-def raising(error):
-    def raise_it(*_args, **_kwargs):
-        raise error
-    return raise_it
 
 
 @pytest.mark.parametrize("where, error, raised, failed", [

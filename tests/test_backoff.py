@@ -3,13 +3,14 @@
 second), a server error or a dropped connection briefly. The jitter is
 recorded through a stand-in for the module's `random`; the clock is fake."""
 
+import logging
+
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
-from conftest import FakeContext, load_event
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import ANY, Stubber
+from conftest import DIST, client_error, created, handle_delete, messages, metrics
 
 import lambda_function as lf
-
-DIST = "E2QWRUHAPOMQZL"
 
 
 class Recorder:
@@ -24,17 +25,8 @@ class Recorder:
         return low + (high - low) * self.fraction
 
 
-def client_error(code, status):
-    return ClientError({"Error": {"Code": code, "Message": code},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, "CreateInvalidation")
-
-
 def connection_dropped():
     return EndpointConnectionError(endpoint_url="https://cloudfront.amazonaws.com")
-
-
-def created():
-    return {"Invalidation": {"Id": "I2J0I21PCUYOIK", "Status": "InProgress"}}
 
 
 @pytest.fixture
@@ -59,31 +51,27 @@ def jitter(monkeypatch):
     return recorder
 
 
-def run(clock, timeout_s=900):
-    return lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, timeout_s))
-
-
 @pytest.mark.parametrize("code", ["Throttling", "TooManyInvalidationsInProgress"])
 def test_a_throttle_waits_up_to_8_s_then_fourfold_to_180(cloudfront, clock, jitter, code):
-    cloudfront.extend(client_error(code, 400) for _ in range(5))
-    assert run(clock)["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
+    cloudfront.extend(client_error(code, code, 400) for _ in range(5))
+    assert handle_delete(clock, 900)["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert jitter.drawn == [(0, 8.0), (0, 32.0), (0, 128.0), (0, 180.0), (0, 180.0)]
     assert clock.sleeps == pytest.approx([4.0, 16.0, 64.0, 90.0, 90.0])
 
 
-@pytest.mark.parametrize("fault", [lambda: client_error("ServiceUnavailable", 503),
-                                   lambda: client_error("InternalError", 500),
+@pytest.mark.parametrize("fault", [lambda: client_error("ServiceUnavailable", "ServiceUnavailable", 503),
+                                   lambda: client_error("InternalError", "InternalError", 500),
                                    connection_dropped])
 def test_a_server_error_or_dropped_connection_waits_briefly(cloudfront, clock, jitter, fault):
     cloudfront.extend(fault() for _ in range(6))
-    run(clock)
+    handle_delete(clock, 900)
     assert jitter.drawn == [(0, 1.0), (0, 2.0), (0, 4.0), (0, 8.0), (0, 16.0), (0, 20.0)]
 
 
 def test_the_wait_follows_the_last_error(cloudfront, clock, jitter):
-    cloudfront.extend([client_error("ServiceUnavailable", 503), client_error("Throttling", 400),
-                       connection_dropped()])
-    run(clock)
+    cloudfront.extend([client_error("ServiceUnavailable", "ServiceUnavailable", 503),
+                       client_error("Throttling", "Throttling", 400), connection_dropped()])
+    handle_delete(clock, 900)
     assert jitter.drawn == [(0, 1.0), (0, 32.0), (0, 4.0)]   # by the attempt number
 
 
@@ -92,8 +80,8 @@ def test_the_whole_range_is_drawn_from_zero(cloudfront, clock, monkeypatch):
     for fraction, expected in ((0.0, [0.0, 0.0]), (1.0, [8.0, 32.0])):
         monkeypatch.setattr(lf, "random", Recorder(fraction))
         clock.sleeps.clear()
-        cloudfront.extend(client_error("Throttling", 400) for _ in range(2))
-        run(clock)
+        cloudfront.extend(client_error("Throttling", "Throttling", 400) for _ in range(2))
+        handle_delete(clock, 900)
         assert clock.sleeps == expected
 
 
@@ -101,6 +89,27 @@ def test_a_long_wait_is_cut_so_a_last_attempt_fits(cloudfront, clock, monkeypatc
     """60 s to spend, 59.5 after the margin: 8 s, then 32 s, then the 128 s
     ceiling is cut to the 19 s that leave 0.5 s for one more attempt."""
     monkeypatch.setattr(lf, "random", Recorder(1.0))
-    cloudfront.extend(client_error("Throttling", 400) for _ in range(3))
-    run(clock, timeout_s=60)
+    cloudfront.extend(client_error("Throttling", "Throttling", 400) for _ in range(3))
+    handle_delete(clock, 60)
     assert clock.sleeps == [8.0, 32.0, 19.0]
+
+
+def test_a_throttled_create_invalidation_says_which_call_it_retries(monkeypatch, clock, caplog):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    with Stubber(lf.cloudfront) as stub:
+        stub.add_client_error("create_invalidation", "Throttling", "Rate exceeded", 400)
+        stub.add_response("create_invalidation", created("I1"), {"DistributionId": DIST, "InvalidationBatch": ANY})
+        with caplog.at_level(logging.WARNING):
+            handle_delete(clock)
+    (line,) = messages(caplog, logging.WARNING)
+    assert line.startswith(f"CreateInvalidation on {DIST}: Throttling: Rate exceeded; retrying in ")
+    assert line.endswith(" s (attempt 1)")
+
+
+def test_retries_and_throttles_are_counted_apart(cloudfront, clock, capsys):
+    cloudfront.append(client_error("Throttling", "Rate exceeded", 400))
+    # any code at exactly 500 is a server error: retried, not a throttle
+    cloudfront.extend(client_error("SomethingNew", "oops", 500) for _ in range(2))
+    handle_delete(clock)
+    document = metrics(capsys)
+    assert (document["Retries"], document["Throttles"]) == (3, 1)

@@ -5,32 +5,22 @@ import io
 import json
 import logging
 import os
-import pathlib
 import re
-import subprocess
 import sys
 from collections import Counter
 
 import pytest
-from conftest import SETTINGS_VARS, create_distribution, invalidations
+import strict_cloudfront
+from botocore.stub import Stubber
+from conftest import DIST, ROOT, SETTINGS_VARS, create_distribution, invalidations, s3_upload
+from conftest import run_function as run
 
 import lambda_function as lf
-
-ROOT = pathlib.Path(__file__).parents[1]
-
-
-def run(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
-    return subprocess.run([sys.executable, "lambda_function.py", *args], cwd=ROOT,
-                          env={**clean, **env}, capture_output=True, text=True, timeout=60)
 
 
 def test_dry_run_needs_no_aws_account():
     # No endpoint, no credentials: nothing is sent anywhere.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run([sys.executable, "lambda_function.py", "tests/events/s3-put.json"],
-                            cwd=ROOT, env={**env, "DISTRIBUTION_ID": "E2QWRUHAPOMQZL"},
-                            capture_output=True, text=True, timeout=60)
+    result = run("tests/events/s3-put.json", offline=True, DISTRIBUTION_ID="E2QWRUHAPOMQZL")
     assert result.returncode == 0, result.stderr
     (plan,) = json.loads(result.stdout)["invalidations"]
     assert plan["DistributionId"] == "E2QWRUHAPOMQZL"
@@ -58,12 +48,9 @@ def test_apply_calls_cloudfront(cf):
 
 
 def test_apply_without_credentials_says_so_once(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    result = subprocess.run([sys.executable, "lambda_function.py", "tests/events/s3-delete.json", "--apply"],
-                            cwd=ROOT, env={**env, "DISTRIBUTION_ID": "E2QWRUHAPOMQZL",
-                                           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-                                           "AWS_EC2_METADATA_DISABLED": "true"},
-                            capture_output=True, text=True, timeout=60)
+    result = run("tests/events/s3-delete.json", "--apply", offline=True, DISTRIBUTION_ID="E2QWRUHAPOMQZL",
+                 AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+                 AWS_EC2_METADATA_DISABLED="true")
     assert result.returncode == 1
     assert result.stderr.count("Unable to locate credentials") == 1, result.stderr
 
@@ -132,13 +119,10 @@ def test_a_dash_reads_the_event_from_stdin(monkeypatch, capsys):
 
 def test_a_dash_reads_stdin_in_a_real_pipe():
     event = (ROOT / "tests/events/sqs-s3.json").read_text()
-    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARS}
-    result = subprocess.run([sys.executable, "lambda_function.py", "-"], cwd=ROOT, input=event, text=True,
-                            env={**clean, "DISTRIBUTION_ID": "E1"}, capture_output=True, timeout=60)
+    result = run("-", input=event, DISTRIBUTION_ID="E1")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["invalidations"][0]["Paths"] == ["/assets/app%201.css", "/index.html"]
-    bad = subprocess.run([sys.executable, "lambda_function.py", "-"], cwd=ROOT, input="{", text=True,
-                         env={**clean, "DISTRIBUTION_ID": "E1"}, capture_output=True, timeout=60)
+    bad = run("-", input="{", DISTRIBUTION_ID="E1")
     assert bad.returncode == 1
     assert bad.stderr == ("error: stdin is not JSON: Expecting property name enclosed in double quotes: "
                           "line 1 column 2 (char 1)\n")
@@ -185,17 +169,74 @@ def test_the_left_out_keys_are_given_by_reason():
     assert skipped == Counter(Malformed=1, Excluded=1, Unserved=1, NoDistribution=1)
 
 
+def test_help_says_how_to_run_it_and_what_apply_does(capsys):
+    with pytest.raises(SystemExit):
+        lf.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python3 lambda_function.py [-h] [--keys FILE] [--apply] [--timeout SECONDS] [event] ")
+    for said in ("Print the CloudFront invalidations that a Lambda event would create. "
+                 "Settings come from the environment, as in Lambda (see the README).",
+                 "event a JSON file holding the Lambda event",
+                 "--apply really create the invalidations, with your AWS credentials "
+                 "(without it nothing is changed)",
+                 "--timeout SECONDS give up on AWS after this long, as Lambda would at its timeout (default 5)"):
+        assert said in text
+
+
+def test_apply_creates_the_invalidations_in_process(cf, dist, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert lf.main(["tests/events/s3-delete.json", "--apply"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["invalidations"]
+    assert entry["Id"] and invalidations(cf, dist)[0] == {entry["CallerReference"]: ["/old/page.html"]}
+
+
+def test_the_plan_is_printed_as_indented_json(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    assert lf.main(["tests/events/s3-delete.json"]) == 0
+    out = capsys.readouterr().out
+    assert out == json.dumps(json.loads(out), indent=2) + "\n"
+    assert out.startswith('{\n  "invalidations": [\n    {\n      "DistributionId": ')
+
+
+def test_the_script_logs_level_and_message_to_stderr(monkeypatch, capsys):
+    # As a script: no handler yet, the module's logger without a level of its own.
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    monkeypatch.setattr(lf.logger, "level", logging.NOTSET)
+    lf.logger.manager._clear_cache()
+    try:
+        assert lf.main(["tests/events/s3-delete.json"]) == 0
+    finally:
+        lf.logger.manager._clear_cache()
+    err = capsys.readouterr().err
+    assert err.startswith(f"INFO DRY_RUN: would invalidate 1 path(s) on {DIST}, reference ")
+
+
+def test_a_failed_discovery_in_the_local_run_is_exit_status_1(monkeypatch, capsys, clock):
+    monkeypatch.chdir(ROOT)
+    with Stubber(lf.cloudfront) as stub:
+        stub.add_client_error("list_distributions", "AccessDenied", "not authorized", 403)
+        with pytest.raises(SystemExit) as exit_:
+            lf.main(["tests/events/s3-delete.json"])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err.startswith(
+        "error: ListDistributions (to find the bucket's distributions: DISTRIBUTION_ID is unset) refused: ")
+
+
+def test_the_local_run_exits_1_when_a_path_is_not_invalidated(cf, dist, monkeypatch, tmp_path, capsys):
+    strict_cloudfront.refuse("/bad.js", "/*")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(s3_upload("good.js", "bad.js")))
+    assert lf.main([str(event), "--apply"]) == 1
+    (entry,) = json.loads(capsys.readouterr().out)["invalidations"]
+    assert entry["Paths"] == ["/good.js"]
+
+
 # -- A local run never hangs ------------------------------------------------------
-
-@pytest.fixture
-def closed_port():
-    """An endpoint on 127.0.0.1 whose port is bound but not listening: every connect is refused."""
-    import socket
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        yield f"http://127.0.0.1:{held.getsockname()[1]}"
-
 
 def timed_run(*args, **env):
     """Run the local run as a user would, with junk credentials; return (result, seconds it took)."""
@@ -277,7 +318,6 @@ def test_a_glob_that_is_no_regular_expression_is_refused_with_its_translation():
 def test_the_warnings_come_at_start_in_the_local_run_and_in_lambda():
     result = run("tests/events/s3-put.json", DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN="^/css/")
     assert result.stderr.splitlines()[0].startswith("WARNING EXCLUDE_PATTERN '^/css/' starts with /")
-    cold = subprocess.run([sys.executable, "-c", "import logging; logging.basicConfig(format='%(levelname)s "
-                           "%(message)s'); import lambda_function"], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "EXCLUDE_PATTERN": "assets/*"}, timeout=60)
+    cold = run(code="import logging; logging.basicConfig(format='%(levelname)s %(message)s'); "
+                    "import lambda_function", EXCLUDE_PATTERN="assets/*")
     assert "WARNING EXCLUDE_PATTERN 'assets/*' looks like a glob" in cold.stderr, cold.stderr

@@ -62,7 +62,7 @@ def notifications(s3, bucket):
     return answer
 
 
-def s3_as_aws_answers(monkeypatch):
+def s3_as_aws_answers(monkeypatch, hook):
     """Give the script's S3 clients S3's GET answer; return the list of what it PUTs.
 
     moto 5.2.5 keeps EventBridgeConfiguration but leaves it out of its GET
@@ -74,17 +74,17 @@ def s3_as_aws_answers(monkeypatch):
 
     def client(*args, **kwargs):
         made = real_client(*args, **kwargs)
-        made.meta.events.register("after-call.s3.GetBucketNotificationConfiguration",
-                                  lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}))
-        made.meta.events.register("before-parameter-build.s3.PutBucketNotificationConfiguration",
-                                  lambda params, **_: sent.append(json.loads(json.dumps(params))))
+        hook("after-call.s3.GetBucketNotificationConfiguration",
+             lambda parsed, **_: parsed.setdefault("EventBridgeConfiguration", {}), client=made)
+        hook("before-parameter-build.s3.PutBucketNotificationConfiguration",
+             lambda params, **_: sent.append(json.loads(json.dumps(params))), client=made)
         return made
 
     monkeypatch.setattr(connect_bucket.boto3, "client", client)
     return sent
 
 
-def run(*args):
+def run_script(*args):
     """Run the script as a user would; return (exit status, stdout, stderr)."""
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "connect_bucket.py"), *args],
                           capture_output=True, text=True, timeout=60, env=os.environ.copy())
@@ -97,18 +97,25 @@ def test_connects_a_bucket_without_notifications(s3, bucket, queue_arn, capsys):
     assert "kept 0 other configuration(s)" in capsys.readouterr().out
 
 
-def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, capsys):
-    others = {
-        "TopicConfigurations": [{"Id": "restores", "TopicArn": "arn:aws:sns:us-east-1:123456789012:restores",
-                                 "Events": ["s3:ObjectRestore:Completed"]}],
-        "QueueConfigurations": [{"Id": "replication", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:other",
-                                 "Events": ["s3:Replication:OperationFailedReplication"],
-                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}],
-        "EventBridgeConfiguration": {},
-    }
+# Other configurations on the bucket: of other services, or other queues of this one.
+OTHERS = {
+    "TopicConfigurations": [{"Id": "restores", "TopicArn": "arn:aws:sns:us-east-1:123456789012:restores",
+                             "Events": ["s3:ObjectRestore:Completed"]}],
+    "QueueConfigurations": [{"Id": "replication", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:other",
+                             "Events": ["s3:Replication:OperationFailedReplication"],
+                             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}],
+    "LambdaFunctionConfigurations": [{
+        "Id": "tags", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:tags",
+        "Events": ["s3:ObjectTagging:*"]}],
+}
+
+
+def test_keeps_every_other_notification(s3, bucket, queue_arn, monkeypatch, capsys, hook):
+    others = {key: OTHERS[key] for key in ("TopicConfigurations", "QueueConfigurations")}
+    others["EventBridgeConfiguration"] = {}
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=others)
     before = notifications(s3, bucket)
-    sent = s3_as_aws_answers(monkeypatch)
+    sent = s3_as_aws_answers(monkeypatch, hook)
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
 
@@ -164,7 +171,7 @@ def test_refuses_to_shadow_an_overlapping_notification(s3, bucket, queue_arn, ca
 
 
 def test_a_missing_bucket_is_one_clean_line(endpoint, queue_arn):
-    status, out, err = run("--bucket", "no-such-bucket-here", "--queue-arn", queue_arn)
+    status, out, err = run_script("--bucket", "no-such-bucket-here", "--queue-arn", queue_arn)
     assert status == 1
     assert out == ""
     assert err.startswith("connect_bucket.py: error: s3://no-such-bucket-here: NoSuchBucket")
@@ -213,7 +220,7 @@ def test_rejects_what_is_not_a_standard_queue_arn(arn, capsys):
 
 
 def test_help():
-    status, out, err = run("--help")
+    status, out, err = run_script("--help")
     assert status == 0 and "--queue-arn" in out and "--dry-run" in out and "--remove" in out and err == ""
 
 
@@ -238,25 +245,15 @@ def test_template_output_runs_this_script():
 
 # -- --remove: taking the connection out again (docs/uninstall.md) -------------------
 
-OTHERS = {
-    "TopicConfigurations": [{"Id": "restores", "TopicArn": "arn:aws:sns:us-east-1:123456789012:restores",
-                             "Events": ["s3:ObjectRestore:Completed"]}],
-    "QueueConfigurations": [{"Id": "replication", "QueueArn": "arn:aws:sqs:us-east-1:123456789012:other",
-                             "Events": ["s3:Replication:OperationFailedReplication"],
-                             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "logs/"}]}}}],
-    "LambdaFunctionConfigurations": [{
-        "Id": "tags", "LambdaFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:tags",
-        "Events": ["s3:ObjectTagging:*"]}],
-}
 
 
-def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, monkeypatch, capsys):
+def test_remove_takes_out_exactly_its_own_configuration(s3, bucket, queue_arn, monkeypatch, capsys, hook):
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         **OTHERS, "EventBridgeConfiguration": {}})
     before = notifications(s3, bucket)
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn]) == 0
     assert notifications(s3, bucket) != before
-    sent = s3_as_aws_answers(monkeypatch)
+    sent = s3_as_aws_answers(monkeypatch, hook)
     capsys.readouterr()
 
     assert connect_bucket.main(["--bucket", bucket, "--queue-arn", queue_arn, "--remove"]) == 0
@@ -277,10 +274,10 @@ def test_remove_leaves_an_empty_configuration_when_it_was_alone(s3, bucket, queu
 def test_remove_twice_or_when_absent_says_so(s3, bucket, queue_arn):
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=OTHERS)
     before = notifications(s3, bucket)
-    assert run("--bucket", bucket, "--queue-arn", queue_arn)[0] == 0
-    assert run("--bucket", bucket, "--queue-arn", queue_arn, "--remove")[0] == 0
+    assert run_script("--bucket", bucket, "--queue-arn", queue_arn)[0] == 0
+    assert run_script("--bucket", bucket, "--queue-arn", queue_arn, "--remove")[0] == 0
     for _ in range(2):   # a second removal, and a removal where it never was
-        status, out, err = run("--bucket", bucket, "--queue-arn", queue_arn, "--remove")
+        status, out, err = run_script("--bucket", bucket, "--queue-arn", queue_arn, "--remove")
         assert (status, err) == (0, "")
         assert out == f"s3://{bucket} has no notification configuration 'cloudfront-invalidation'; nothing to remove\n"
         assert notifications(s3, bucket) == before
@@ -308,7 +305,7 @@ def test_remove_dry_run_prints_what_would_be_left(s3, bucket, queue_arn, capsys)
 
 
 def test_remove_on_a_missing_bucket_is_one_clean_line(endpoint, queue_arn):
-    status, out, err = run("--bucket", "no-such-bucket-here", "--queue-arn", queue_arn, "--remove")
+    status, out, err = run_script("--bucket", "no-such-bucket-here", "--queue-arn", queue_arn, "--remove")
     assert (status, out) == (1, "")
     assert err.startswith("connect_bucket.py: error: s3://no-such-bucket-here: NoSuchBucket")
     assert len(err.splitlines()) == 1 and "Traceback" not in err

@@ -31,7 +31,7 @@ FILLED = {"BUCKET": "example-site", "REGION": "us-east-1", "ACCOUNT_ID": ACCOUNT
 NOT_RUN = {"sam delete"}
 
 
-def commands(page):
+def documented_commands(page):
     """The command lines of the `sh aws` blocks of docs/PAGE, in order, placeholders filled."""
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
     blocks = re.findall(r"^ *```sh aws\n(.*?)^ *```", text, re.S | re.M)
@@ -41,7 +41,7 @@ def commands(page):
     return lines
 
 
-def run(line):
+def run_documented(line):
     """Run one documented command against moto; return its stdout."""
     argv = shlex.split(line)
     endpoint = os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"]   # conftest's moto server, every service
@@ -67,7 +67,7 @@ def client():
 
 
 def test_every_documented_command_is_run_here():
-    lines = commands("console-setup.md") + commands("uninstall.md")
+    lines = documented_commands("console-setup.md") + documented_commands("uninstall.md")
     assert len(lines) >= 8
     for line in lines:
         assert line in NOT_RUN or line.startswith(("aws ", "python3 tools/connect_bucket.py ")), line
@@ -75,10 +75,10 @@ def test_every_documented_command_is_run_here():
 
 
 def test_console_setup_queue_commands(client):
-    create, *_, check = commands("console-setup.md")
+    create, *_, check = documented_commands("console-setup.md")
     assert create.startswith("aws sqs create-queue") and check.startswith("aws sqs get-queue-attributes")
 
-    url = json.loads(run(create))["QueueUrl"]
+    url = json.loads(run_documented(create))["QueueUrl"]
 
     sqs = client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -86,22 +86,22 @@ def test_console_setup_queue_commands(client):
     # Six times Setup 1's 15 min timeout, and 14 days, as the page says.
     assert (int(attributes["VisibilityTimeout"]), int(attributes["MessageRetentionPeriod"])) == (5400, 1209600)
     sqs.send_message(QueueUrl=url, MessageBody="{}")
-    answer = json.loads(run(check))["Attributes"]
+    answer = json.loads(run_documented(check))["Attributes"]
     assert answer == {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
 def test_console_setup_log_group_commands(client):
     """Step 2: the function's default log group, made before its first run, kept 30 days."""
-    _, create, retain, _ = commands("console-setup.md")
+    _, create, retain, _ = documented_commands("console-setup.md")
     assert create.startswith("aws logs create-log-group") and retain.startswith("aws logs put-retention-policy")
     for line in (create, retain):
-        run(line)
+        run_documented(line)
     (group,) = client("logs").describe_log_groups()["logGroups"]
     assert (group["logGroupName"], group["retentionInDays"]) == (f"/aws/lambda/{FILLED['FUNCTION_NAME']}", 30)
 
 
 def test_uninstall_setup_1_commands(client):
-    check, *deletes = commands("uninstall.md")[:8]
+    check, *deletes = documented_commands("uninstall.md")[:8]
     assert check.startswith("aws s3api get-bucket-notification-configuration")
     s3, sqs, awslambda, logs, iam = (client(s) for s in ("s3", "sqs", "lambda", "logs", "iam"))
     # What Setup 1 made: a role with the inline policies of its step 7 (a further id's among
@@ -128,7 +128,7 @@ def test_uninstall_setup_1_commands(client):
                                       "Events": ["s3:ObjectRestore:Completed"]}]}
     s3.put_bucket_notification_configuration(Bucket=FILLED["BUCKET"], NotificationConfiguration=other)
 
-    shown = json.loads(run(check))
+    shown = json.loads(run_documented(check))
     assert "LambdaFunctionConfigurations" not in shown and shown["TopicConfigurations"][0]["Id"] == "restores"
     listed = None
     for line in deletes:
@@ -138,7 +138,7 @@ def test_uninstall_setup_1_commands(client):
             assert set(listed) - named == {"s3-cloudfront-invalidator-dt_2wjDZi3hD1ivOXf6rpZJO1AB"}
             for name in set(listed) - named:
                 iam.delete_role_policy(RoleName=FILLED["ROLE_NAME"], PolicyName=name)
-        output = run(line)
+        output = run_documented(line)
         if "list-role-policies" in line:
             listed = json.loads(output)["PolicyNames"]
             assert set(listed) == set(inline)
@@ -181,7 +181,7 @@ def test_every_policy_the_page_has_pasted_is_taken_whole_as_an_inline_policy(cli
 
 
 def test_uninstall_setup_2_commands(client):
-    lines = commands("uninstall.md")[8:]
+    lines = documented_commands("uninstall.md")[8:]
     assert len(lines) == 2 and lines[1] in NOT_RUN
     s3, sqs = client("s3"), client("sqs")
     url = sqs.create_queue(QueueName=FILLED["QUEUE"])["QueueUrl"]
@@ -195,12 +195,12 @@ def test_uninstall_setup_2_commands(client):
     before.pop("ResponseMetadata")
     assert connect_bucket.main(["--bucket", FILLED["BUCKET"], "--queue-arn", queue_arn]) == 0
 
-    out = run(lines[0])
+    out = run_documented(lines[0])
 
     after = s3.get_bucket_notification_configuration(Bucket=FILLED["BUCKET"])
     after.pop("ResponseMetadata")
     assert after == before and "kept 1 other configuration(s)" in out
-    assert "nothing to remove" in run(lines[0])
+    assert "nothing to remove" in run_documented(lines[0])
 
 
 def _steps():

@@ -2,11 +2,22 @@
 
 import json
 import logging
+import random
 import re
 from collections import Counter
 
 import pytest
-from conftest import assert_fits_and_covers, load_event
+from conftest import (
+    DIST,
+    assert_fits_and_covers,
+    destination_wrap,
+    eventbridge,
+    load_event,
+    messages,
+    sns,
+    sns_record_wrap,
+    sqs_wrap,
+)
 
 import lambda_function as lf
 from lambda_function import ObjectEvent
@@ -68,6 +79,26 @@ def test_exclude_pattern_is_compiled():
 def test_bad_settings_name_the_variable(env, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         settings(**env)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"DISTRIBUTION_ID": " , "}, "DISTRIBUTION_ID is set but empty: give comma-separated distribution ids "
+                                 "(e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's distributions"),
+    ({"DISTRIBUTION_ID": "e1"}, "DISTRIBUTION_ID: 'e1' is not a CloudFront distribution id: copy it from the ID "
+                                "column of the CloudFront console's list (e.g. E2QWRUHAPOMQZL; a distribution "
+                                "tenant's: dt_...)"),
+    ({"ORIGIN_PATH": "/static"}, "ORIGIN_PATH applies only with DISTRIBUTION_ID; without it each origin's own "
+                                 "origin path is read from CloudFront"),
+])
+def test_a_bad_setting_message_says_what_to_do(env, message):
+    with pytest.raises(ValueError) as raised:
+        lf.parse_settings(env)
+    assert str(raised.value) == message
+
+
+def test_settings_at_their_edges():
+    assert lf.parse_settings({"MAX_PATHS": "1"}).max_paths == 1
+    assert lf.parse_settings({"DISTRIBUTION_ID": "E1", "ORIGIN_PATH": "/XBOX/"}).origin_path == "XBOX/"
 
 
 # -- Envelopes -> records -------------------------------------------------------
@@ -217,6 +248,155 @@ def test_nesting_is_bounded(caplog):
         event = {"Records": [{"messageId": "m", "body": json.dumps(event)}]}
     assert keys(event) == []
     assert "nested too deep" in caplog.text
+
+
+@pytest.mark.parametrize("body, problem", [
+    (42, "expected a JSON string, got int"),
+    ("{", "body is not JSON (starts '{')"),
+    ("x", "body is not JSON (starts 'x')"),
+    ("[" * 30 + "z" * 100, "body is not JSON (starts " + repr("[" * 30 + "z" * 30) + ")"),
+])
+def test_an_unreadable_body_is_skipped_with_what_it_is(caplog, body, problem):
+    event = {"Records": [{"messageId": "m1", "eventSource": "aws:sqs", "body": body}]}
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(event) == []
+    assert messages(caplog, logging.WARNING) == [f"SQS message m1: {problem}; skipped"]
+
+
+def test_an_unknown_record_warning_lists_its_first_eight_keys(caplog):
+    record = {f"k{i}": i for i in range(10)}
+    with caplog.at_level(logging.WARNING):
+        lf.object_events({"Records": [record]})
+    keys = ", ".join(repr(k) for k in sorted(record)[:8])
+    assert messages(caplog, logging.WARNING) == [
+        f"event.Records[0]: expected an S3, SQS or SNS record (keys: {keys}); skipped"]
+
+
+def test_an_eventbridge_type_that_changes_nothing_is_logged_at_debug(caplog):
+    with caplog.at_level(logging.DEBUG, logger="cloudfront_invalidator"):
+        assert lf.object_events(eventbridge("a.js", "Object Restore Completed")) == []
+    assert "'Object Restore Completed' does not change the object's content; skipped" in messages(
+        caplog, logging.DEBUG)
+
+
+@pytest.mark.parametrize("name, count", [(17, "Malformed"), ("", "Malformed"), ("ObjectRestore:Completed", "NotAChange")])
+def test_an_s3_record_without_a_usable_event_name_is_skipped(caplog, name, count):
+    record = {"eventName": name, "s3": {"bucket": {"name": "b"}, "object": {"key": "a.js"}}}
+    skipped = Counter()
+    with caplog.at_level(logging.DEBUG, logger="cloudfront_invalidator"):
+        assert lf.object_events({"Records": [record]}, skipped) == []
+    assert skipped == Counter({count: 1})
+    if count == "Malformed":
+        assert messages(caplog, logging.WARNING) == ["event.Records[0]: S3 record without an eventName; skipped"]
+    else:
+        assert messages(caplog, logging.DEBUG) == ["'ObjectRestore:Completed' does not change the object's content; skipped"]
+
+
+@pytest.mark.parametrize("depth, found", [(4, 1), (5, 0)])
+def test_envelopes_nest_four_deep_and_no_deeper(caplog, depth, found):
+    event = load_event("s3-delete")
+    for _ in range(depth):
+        event = sns(event)
+    with caplog.at_level(logging.WARNING):
+        assert len(lf.object_events(event)) == found
+    if not found:
+        assert messages(caplog, logging.WARNING) == [
+            "event" + ".Message" * depth + ": envelopes nested too deep; skipped"]
+
+
+@pytest.mark.parametrize("wrap", [sqs_wrap, sns_record_wrap, destination_wrap],
+                         ids=["SQS record", "SNS record", "destination record"])
+@pytest.mark.parametrize("depth, found", [(4, 1), (5, 0)])
+def test_every_envelope_counts_one_level_toward_the_nesting_limit(caplog, wrap, depth, found):
+    event = load_event("s3-delete")
+    for _ in range(depth):
+        event = wrap(event)
+    with caplog.at_level(logging.WARNING):
+        assert len(lf.object_events(event)) == found
+    assert ("envelopes nested too deep" in caplog.text) is (not found)
+
+
+def test_sqs_sns_destination_s3_is_read(caplog):
+    event = sqs_wrap(sns(destination_wrap(load_event("s3-delete"), "r-1")), "m1")
+    with caplog.at_level(logging.INFO):
+        (found,) = lf.object_events(event)
+    assert found.message == "m1"
+    assert ("SQS message m1.Message: replaying the event of Lambda request 'r-1' ('RetriesExhausted')"
+            in messages(caplog, logging.INFO))
+
+
+def test_a_replayed_eventbridge_event_keeps_its_sqs_message():
+    destination = {"requestContext": {"requestId": "r-1"}, "requestPayload": eventbridge("a.js")}
+    event = sqs_wrap(destination, "m1")
+    (found,) = lf.object_events(event)
+    assert found.message == "m1"
+
+
+def test_an_sns_message_in_sqs_keeps_its_sqs_message():
+    event = sqs_wrap(sns_record_wrap(load_event("s3-delete")), "m1")
+    (found,) = lf.object_events(event)
+    assert found.message == "m1"
+
+
+def test_a_test_event_is_logged_with_its_bucket(caplog):
+    with caplog.at_level(logging.INFO):
+        lf.object_events(load_event("s3-test-event"))
+    bucket = load_event("s3-test-event")["Bucket"]
+    assert f"event: s3:TestEvent for bucket {bucket!r} ignored" in messages(caplog, logging.INFO)
+
+
+@pytest.mark.parametrize("event, problem", [
+    ([1], "event: expected a JSON object, got list"),
+    ({"Records": "x"}, "event: expected Records to be a list, got str"),
+    ({"Records": [{"messageId": "m1", "eventSource": "aws:sqs"}]}, "SQS message m1: expected a JSON string, got NoneType"),
+    ({"Message": "{}"}, "event: not an S3 notification, SQS, SNS, EventBridge or Lambda destination event (keys: 'Message')"),
+    ({"source": "aws.s3", "detail": {}}, "event: not an S3 notification, SQS, SNS, EventBridge or Lambda "
+                                         "destination event (keys: 'detail', 'source')"),
+    ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": 5}}}]},
+     "event.Records[0]: expected a string at s3.object.key, got 5"),
+    ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "k" * 1025}}}]},
+     f"event.Records[0]: key {'k' * 60!r}... is 1025 bytes, more than S3 allows (1024)"),
+    ({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "a\ud800"}}}]},
+     "event.Records[0]: key 'a\\ud800' or its bucket, event name, sequencer or eTag is not valid Unicode"),
+])
+def test_a_skipped_envelope_warning_says_where_and_why(caplog, event, problem):
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(event) == []
+    assert messages(caplog, logging.WARNING) == [f"{problem}; skipped"]
+
+
+def test_a_bad_replayed_payload_is_named_where_it_is(caplog):
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(destination_wrap("not an event")) == []
+    assert messages(caplog, logging.WARNING) == [
+        "event.requestPayload: expected a JSON object, got str; skipped"]
+
+
+@pytest.mark.parametrize("detail", ["a string", ["a", "list"], None])
+def test_an_eventbridge_event_whose_detail_is_no_object_is_skipped(caplog, detail):
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    with caplog.at_level(logging.WARNING):
+        assert lf.object_events(event) == []
+    assert "expected a string at detail.object.key, got None; skipped" in caplog.text
+
+
+def test_a_long_bad_key_is_cut_in_the_warning(caplog):
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": ["k" * 300]}}}]}
+    with caplog.at_level(logging.WARNING):
+        lf.object_events(event)
+    (line,) = messages(caplog, logging.WARNING)
+    assert line == "event.Records[0]: " + f"expected a string at s3.object.key, got {['k' * 300]!r}"[:200] + "; skipped"
+
+
+def test_a_key_of_1024_bytes_is_kept():
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "k" * 1024}}}]}
+    assert len(lf.object_events(event)) == 1
+
+
+def test_a_record_with_an_odd_bucket_is_kept_without_one():
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": "b", "object": {"key": "a.js"}}}]}
+    (found,) = lf.object_events(event)
+    assert (found.bucket, found.key) == ("", "a.js")
 
 
 # -- Keys -> paths --------------------------------------------------------------
@@ -402,6 +582,51 @@ def test_plan_paths_rejects_nonsense():
         lf.plan_paths(["/a"], 5, 0)
 
 
+@pytest.mark.parametrize("paths, max_paths, max_wildcards, expected", [
+    (["/a/1", "/a/c/1", "/x/9"], 2, 3, ("/a/*", "/x/9")),
+    (["/d/e/r*", "/d/q.css", "/x/t8"], 2, 2, ("/d/*", "/x/t8")),
+    (["/d/9", "/d/e/15", "/x/p.js"], 2, 4, ("/d/*", "/x/p.js")),
+    (["/a/q.css", "/d/e/r*", "/d/e/s.html"], 2, 2, ("/a/q.css", "/d/e/*")),
+    (["/a/b/22", "/a/c/8", "/g/h/12"], 2, 2, ("/a/*", "/g/h/12")),
+    (["/a/c/r*", "/a/c/t7"], 1, 3, ("/a/c/*",)),
+    (["/a/b/s.html", "/a/c/s.html", "/a/r*", "/f/q.css", "/f/s.html", "/g/h/t7", "/r*"], 5, 2,
+     ("/a/*", "/f/q.css", "/f/s.html", "/g/h/t7", "/r*")),
+    (["/d/q.css", "/d/t9", "/f/q.css"], 2, 4, ("/d/*", "/f/q.css")),
+    (["/d/e/18", "/d/e/r*"], 1, 4, ("/d/e/*",)),
+    (["/a/c/q.css", "/d/1", "/d/e/225"], 2, 4, ("/a/c/q.css", "/d/*")),   # "/d/1": a one-letter name
+    (["/a/b/r*", "/a/r*"], 4, 1, ("/a/*",)),
+    (["/a/b/1", "/a/b/r*", "/f/t3"], 1, 3, ("/*",)),
+    (["/a/b/16", "/a/c/s.html", "/a/q.css", "/d/e/q.css", "/d/q.css", "/q.css"], 3, 1, ("/*",)),
+    (["/a/b/r*", "/a/b/s.html", "/d/9", "/d/p.js", "/d/r*", "/g/h/p.js"], 4, 1, ("/*",)),
+    (["/a/18", "/a/b/14", "/a/b/t7", "/a/c/p.js", "/a/c/r*5", "/a/c/r*9", "/a/c/t5", "/d/10", "/d/e/16",
+      "/d/r*", "/f/1", "/f/r*1", "/f/t", "/g/h/19", "/g/h/228", "/g/h/r*2", "/x/q.css"], 10, 3, ("/*",)),
+    (["/a/b/18", "/a/b/r*7", "/a/b/r*8", "/a/b/s.html1", "/a/c/19", "/a/c/228", "/a/c/p.js3", "/a/c/r*5",
+      "/a/c/s.html", "/a/c/t4", "/a/p.js", "/a/q.css4", "/d/12", "/d/e/1", "/d/e/p.js3", "/d/e/s.html", "/f/t2",
+      "/g/h/r*0", "/i.html", "/p.js", "/x/r*3", "/x/r*6", "/x/s.html3"], 12, 4,
+     ("/a/*", "/d/12", "/d/e/1", "/d/e/p.js3", "/d/e/s.html", "/f/t2", "/g/h/r*0", "/i.html", "/p.js", "/x/r*3",
+      "/x/r*6", "/x/s.html3")),
+    (["/a/1", "/b/2"], 2, 1, ("/a/1", "/b/2")),                    # exactly at the limits: exact
+    (["/a/r*", "/b/2"], 2, 1, ("/a/r*", "/b/2")),
+    (["/15", "/a/b/q.css", "/a/b/q.css2", "/a/p.js", "/a/q.css", "/a/r*6", "/a/r*9", "/d/e/r*", "/d/t",
+      "/d/t2", "/f/227", "/f/s.html", "/g/h/s.html"], 11, 1, ("/*",)),
+])
+def test_plan_keeps_its_limits_and_wildcards_where_the_paths_are(paths, max_paths, max_wildcards, expected):
+    plan = lf.plan_paths(set(paths), max_paths, max_wildcards)
+    assert_fits_and_covers(plan, paths, max_paths, max_wildcards)
+    assert plan == expected
+
+
+def test_plan_fits_any_limits_it_is_given():
+    rng = random.Random(7)
+    dirs = ["/", "/a/", "/a/b/", "/a/c/", "/d/", "/d/e/", "/f/", "/g/h/", "/x/"]
+    for _ in range(300):
+        paths = {rng.choice(dirs) + rng.choice(["1", "22", "p.js", "r*", "s.html", "t"])
+                 for _ in range(rng.randint(1, 30))}
+        max_paths, max_wildcards = rng.randint(1, 12), rng.randint(1, 4)
+        plan = lf.plan_paths(paths, max_paths, max_wildcards)
+        assert_fits_and_covers(plan, paths, max_paths, max_wildcards)
+
+
 # -- Caller reference ---------------------------------------------------------
 
 def test_reference_is_stable_for_the_same_records_in_any_order():
@@ -442,6 +667,43 @@ def test_reference_uses_only_iso_times_and_stays_short_printable_ascii(times, ne
     assert ref.isascii() and ref.isprintable() and len(ref) <= 76
 
 
+def test_caller_reference_of_a_known_event_is_stable_across_versions():
+    # A message redriven from a dead-letter queue after an upgrade must still
+    # find the invalidation made before it: the reference may never drift.
+    events = lf.object_events(load_event("s3-put"))
+    reference, records = lf.caller_reference(DIST, ("/a.html", "/b.html"), events)
+    assert records == 4
+    assert reference == "2026-11-25T10:00:00.000Z-f0414809c4d9103936739f8aaa81e96bcb262741"
+
+
+@pytest.mark.parametrize("field", ["eTag", "versionId"])
+def test_s3_uploads_told_apart_by_etag_or_version_are_new_invalidations(field):
+    def event(value):
+        return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-11-25T10:00:00.000Z",
+                             "s3": {"bucket": {"name": "b"}, "object": {"key": "a.js", field: value}}}]}
+
+    one, two = (lf.object_events(event(v)) for v in ("v1", "v2"))
+    assert lf.caller_reference(DIST, ("/a.js",), one) != lf.caller_reference(DIST, ("/a.js",), two)
+
+
+def test_eventbridge_uploads_of_other_versions_are_new_invalidations():
+    one, two = (lf.object_events(eventbridge("a.js", **{"version-id": v}))[0] for v in ("v1", "v2"))
+    assert lf.caller_reference(DIST, ("/a.js",), [one]) != lf.caller_reference(DIST, ("/a.js",), [two])
+
+
+@pytest.mark.parametrize("sequencer", [None, ""])
+def test_records_without_a_version_are_told_apart_by_their_time(sequencer):
+    def event(time_):
+        obj = {"key": "a.js"} if sequencer is None else {"key": "a.js", "sequencer": sequencer}
+        return {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": time_,
+                             "s3": {"bucket": {"name": "b"}, "object": obj}}]}
+
+    one = lf.object_events(event("2026-11-25T10:00:00.000Z"))
+    two = lf.object_events(event("2026-11-25T10:05:00.000Z"))
+    reference, records = lf.caller_reference(DIST, ("/a.js",), one + two)
+    assert records == 2
+
+
 # -- Origins ------------------------------------------------------------------
 
 @pytest.mark.parametrize("domain, bucket", [
@@ -466,13 +728,13 @@ def test_bucket_of_origin(domain, bucket):
 
 
 def test_routes_from_distributions():
-    def dist(dist_id, *origins):
+    def distribution(dist_id, *origins):
         return {"Id": dist_id, "Origins": {"Items": [
             {"DomainName": d, "OriginPath": p} for d, p in origins]}}
     routes = lf.routes_from_distributions([
-        dist("E1", ("api.example.com", ""), ("assets.s3.amazonaws.com", "/static")),
-        dist("E2", ("assets.s3-website-us-east-1.amazonaws.com", "")),
-        dist("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
+        distribution("E1", ("api.example.com", ""), ("assets.s3.amazonaws.com", "/static")),
+        distribution("E2", ("assets.s3-website-us-east-1.amazonaws.com", "")),
+        distribution("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
         {"Id": "E4", "Origins": {"Quantity": 0}},
     ])
     assert routes == {"assets": [("E1", "static/"), ("E2", "")], "logs": [("E3", "a/b/")]}

@@ -4,7 +4,16 @@ CloudFront with real distributions (no DISTRIBUTION_ID unless a test sets it).""
 import logging
 
 import pytest
-from conftest import create_distribution, invalidations, s3_upload
+from conftest import (
+    ORIGIN,
+    FakeContext,
+    client_error,
+    create_distribution,
+    invalidations,
+    messages,
+    metrics,
+    s3_upload,
+)
 
 import lambda_function as lf
 
@@ -64,26 +73,22 @@ def test_a_bucket_nobody_serves_is_a_warning(cf, fleet, caplog):
     assert all(paths_of(cf, d) == [] for d in fleet.values())
 
 
-def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch):
+def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch, hook):
     listed = []
-    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.ListDistributions",
-                                       lambda **kw: listed.append(1))
-    try:
-        lf.lambda_handler(upload("one.js"), None)
-        lf.lambda_handler(upload("two.js"), None)
-        assert len(listed) == 1
-        # After the expiry the map is read again (a new distribution shows up).
-        late = create_distribution(cf, "assets.s3.us-east-1.amazonaws.com")
-        clock = lf._clock() + lf.DISCOVERY_TTL_S + 1
-        monkeypatch.setattr(lf, "_clock", lambda: clock)
-        lf.lambda_handler(upload("three.js"), None)
-        assert len(listed) == 2
-        assert paths_of(cf, late) == ["/three.js"]
-    finally:
-        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.ListDistributions")
+    hook("before-parameter-build.cloudfront.ListDistributions", lambda **kw: listed.append(1))
+    lf.lambda_handler(upload("one.js"), None)
+    lf.lambda_handler(upload("two.js"), None)
+    assert len(listed) == 1
+    # After the expiry the map is read again (a new distribution shows up).
+    late = create_distribution(cf, "assets.s3.us-east-1.amazonaws.com")
+    clock = lf._clock() + lf.DISCOVERY_TTL_S + 1
+    monkeypatch.setattr(lf, "_clock", lambda: clock)
+    lf.lambda_handler(upload("three.js"), None)
+    assert len(listed) == 2
+    assert paths_of(cf, late) == ["/three.js"]
 
 
-def test_discovery_reads_every_page(cf, monkeypatch):
+def test_discovery_reads_every_page(cf, monkeypatch, hook):
     ids = [create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(3)]
     calls = []
 
@@ -91,12 +96,8 @@ def test_discovery_reads_every_page(cf, monkeypatch):
         params["MaxItems"] = "2"
         calls.append(dict(params))
 
-    lf.cloudfront.meta.events.register("provide-client-params.cloudfront.ListDistributions", two_at_a_time)
-    try:
-        routes = lf.discovered_routes(deadline=lf._clock() + 30)
-    finally:
-        lf.cloudfront.meta.events.unregister("provide-client-params.cloudfront.ListDistributions",
-                                             two_at_a_time)
+    hook("provide-client-params.cloudfront.ListDistributions", two_at_a_time)
+    routes = lf.discovered_routes(deadline=lf._clock() + 30)
     assert len(calls) == 2 and calls[1]["Marker"]
     assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
 
@@ -162,3 +163,68 @@ def test_a_bad_exclude_pattern_fails_at_start(tmp_path):
                             cwd=os.path.dirname(lf.__file__), capture_output=True, text=True)
     assert result.returncode != 0
     assert "ValueError: EXCLUDE_PATTERN: 'assets/(unclosed' is not a valid Python regular expression" in result.stderr
+
+
+def test_discovery_logs_what_it_found(cf, caplog):
+    create_distribution(cf, "b2.s3.amazonaws.com")
+    create_distribution(cf, "b1.s3.amazonaws.com", "b2.s3.amazonaws.com")
+    create_distribution(cf, "api.example.com")
+    with caplog.at_level(logging.INFO):
+        lf.discovered_routes(lf._clock() + 30)
+    assert "Listed 3 distribution(s) and 0 tenant(s); 2 serve these buckets: b1, b2" in messages(caplog, logging.INFO)
+
+
+def test_discovery_of_no_s3_distribution_says_none(cf, caplog):
+    create_distribution(cf, "api.example.com")
+    with caplog.at_level(logging.INFO):
+        assert lf.discovered_routes(lf._clock() + 30) == {}
+    assert "Listed 1 distribution(s) and 0 tenant(s); 0 serve these buckets: none" in messages(caplog, logging.INFO)
+
+
+def test_discovery_is_cached_for_exactly_its_ttl(cf, clock, hook):
+    create_distribution(cf, ORIGIN)
+    listed = []
+    hook("before-parameter-build.cloudfront.ListDistributions", lambda **kw: listed.append(clock.now))
+    start = clock.now
+    lf.discovered_routes(start + 30)
+    clock.now = start + lf.DISCOVERY_TTL_S - 0.001
+    lf.discovered_routes(clock.now + 30)
+    assert len(listed) == 1
+    clock.now = start + lf.DISCOVERY_TTL_S
+    lf.discovered_routes(clock.now + 30)
+    assert len(listed) == 2
+
+
+def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, capsys, monkeypatch):
+    dist_id = create_distribution(cf, ORIGIN)
+    list_distributions = lf.cloudfront.list_distributions
+    calls = []
+
+    def throttled_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise client_error("Throttling", "Rate exceeded", 400, "ListDistributions")
+        return list_distributions(**kwargs)
+
+    monkeypatch.setattr(lf.cloudfront, "list_distributions", throttled_once)
+    with caplog.at_level(logging.WARNING):
+        result = lf.lambda_handler(s3_upload("a.js"), FakeContext(clock, 60))
+    assert result["invalidations"][0]["DistributionId"] == dist_id
+    document = metrics(capsys)
+    assert (document["Retries"], document["Throttles"]) == (1, 1)
+    (line,) = messages(caplog, logging.WARNING)
+    assert line.startswith("ListDistributions (to find the bucket's distributions: DISTRIBUTION_ID is unset): "
+                           "Throttling: Rate exceeded; retrying in ")
+
+
+def test_an_origin_path_is_used_as_written_apart_from_its_slashes(cf):
+    dist_id = create_distribution(cf, ("assets.s3.amazonaws.com", "/XBOX/"))
+    assert lf.discovered_routes(lf._clock() + 30) == {"assets": [(dist_id, "XBOX/")]}
+
+
+def test_keys_no_distribution_serves_are_counted_unserved(cf, capsys):
+    create_distribution(cf, ("assets.s3.amazonaws.com", "/static"))
+    event = upload("static/a.js", "outside.js", bucket="assets")
+    event["Records"] += upload("b.js", bucket="nobody")["Records"]
+    lf.lambda_handler(event, None)
+    assert metrics(capsys)["RecordsSkippedUnserved"] == 2

@@ -239,14 +239,15 @@ def s3_records(event):
 
 
 @pytest.fixture
-def dist(cf, monkeypatch):
+def site_dist(cf, monkeypatch):
+    """A moto distribution serving the site bucket, set as DISTRIBUTION_ID, with its index document."""
     dist_id = create_distribution(cf, f"{BUCKET}.s3.amazonaws.com")
     monkeypatch.setenv("DISTRIBUTION_ID", dist_id)
     monkeypatch.setenv("INDEX_DOCUMENT", INDEX)
     return dist_id
 
 
-def invalidate(event):
+def sent_request(event):
     """Hand *event* to the function; return the paths of the one request it made."""
     import lambda_function
 
@@ -300,15 +301,15 @@ def test_moto_notifications_as_they_are(aws, tmp_path):
         "ObjectRemoved:Delete"}
 
 
-def test_real_uploads_without_wildcard_keys(aws, tmp_path, cf, dist):
+def test_real_uploads_without_wildcard_keys(aws, tmp_path, cf, site_dist):
     """Every upload path, keys without "~" or "*"; and a redelivery of the batch
     returns the same invalidation instead of a second one."""
     s3, sqs, queue_url, queue_arn = aws
     scenario = Scenario(wildcards=False)
     write(aws, tmp_path, scenario)
     event = drain(sqs, queue_url, queue_arn)
-    request = invalidate(event)
-    assert request.distribution_id == dist
+    request = sent_request(event)
+    assert request.distribution_id == site_dist
     assert_covers_exactly(request.paths, scenario.changed_keys())
     assert not any(p.endswith("*") for p in request.paths)
 
@@ -317,15 +318,15 @@ def test_real_uploads_without_wildcard_keys(aws, tmp_path, cf, dist):
     lambda_function.lambda_handler(event, None)   # SQS delivers at least once
     again = strict_cloudfront.requests()[-1]
     assert (again.caller_reference, again.outcome) == (request.caller_reference, "existing")
-    assert invalidations(cf, dist)[1] == 1
+    assert invalidations(cf, site_dist)[1] == 1
 
 
-def test_real_uploads_with_wildcard_keys(aws, tmp_path, dist):
+def test_real_uploads_with_wildcard_keys(aws, tmp_path, site_dist):
     """The whole mix, "~" and "*" keys included (through boto3 and the CLI)."""
     s3, sqs, queue_url, queue_arn = aws
     scenario = Scenario(wildcards=True)
     write(aws, tmp_path, scenario)
-    request = invalidate(drain(sqs, queue_url, queue_arn))
+    request = sent_request(drain(sqs, queue_url, queue_arn))
     assert_covers_exactly(request.paths, scenario.changed_keys())
     for key in ("static/js/runtime~main.3f1a2b.js", "reports/q3*.csv"):
         assert expected_paths(key) <= set(request.paths)
@@ -341,21 +342,21 @@ ENCODINGS = {
 
 @pytest.mark.parametrize("wildcards", [False, True], ids=["plain", "wildcards"])
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
-def test_keys_encoded_as_s3_does(dist, encoding, wildcards):
+def test_keys_encoded_as_s3_does(site_dist, encoding, wildcards):
     """The same keys, in an SQS event built by hand the way real S3 encodes them."""
     keys = Scenario(wildcards).changed_keys()
     encoded = [ENCODINGS[encoding](k) for k in keys]
     assert [unquote_plus(k) for k in encoded] == keys
-    request = invalidate(sqs_batch(encoded, bucket=BUCKET))
+    request = sent_request(sqs_batch(encoded, bucket=BUCKET))
     assert_covers_exactly(request.paths, keys)
 
 
-def test_s3_encoding_and_moto_encoding_give_the_same_paths(aws, tmp_path, dist):
+def test_s3_encoding_and_moto_encoding_give_the_same_paths(aws, tmp_path, site_dist):
     s3, sqs, queue_url, queue_arn = aws
     scenario = Scenario(wildcards=False)
     write(aws, tmp_path, scenario)
-    from_moto = invalidate(drain(sqs, queue_url, queue_arn)).paths
+    from_moto = sent_request(drain(sqs, queue_url, queue_arn)).paths
     strict_cloudfront.reset()
-    by_hand = invalidate(sqs_batch([quote_plus(k, safe="/") for k in scenario.changed_keys()],
+    by_hand = sent_request(sqs_batch([quote_plus(k, safe="/") for k in scenario.changed_keys()],
                                    bucket=BUCKET)).paths
     assert sorted(from_moto) == sorted(by_hand)

@@ -7,11 +7,10 @@ import os
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
-from conftest import FakeContext, load_event, sqs_batch
+from conftest import DIST, FakeContext, created, handle_delete, load_event, sqs_batch
 
 import lambda_function as lf
 
-DIST = "E2QWRUHAPOMQZL"
 PATHS = ["/old/page.html"]
 
 
@@ -30,15 +29,7 @@ def expected_request(reference=None):
         "CallerReference": reference or plan.caller_reference}}
 
 
-def created(invalidation_id="I2J0I21PCUYOIK"):
-    return {"Location": f"https://cloudfront.amazonaws.com/2020-05-31/distribution/{DIST}/invalidation/{invalidation_id}",
-            "Invalidation": {"Id": invalidation_id, "Status": "InProgress",
-                             "CreateTime": "2026-11-25T10:00:00Z",
-                             "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": PATHS},
-                                                   "CallerReference": "r"}}}
-
-
-def error(stub, code, status, message="", times=1):
+def add_errors(stub, code, status, message="", times=1):
     for _ in range(times):
         stub.add_client_error("create_invalidation", service_error_code=code,
                               service_message=message or code, http_status_code=status,
@@ -53,9 +44,9 @@ def error(stub, code, status, message="", times=1):
     ("SomethingNew", 502),         # any 5xx
 ])
 def test_retryable_errors_are_retried_until_success(stub, clock, code, status, caplog):
-    error(stub, code, status, times=3)
+    add_errors(stub, code, status, times=3)
     stub.add_response("create_invalidation", created(), expected_request())
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(clock.sleeps) == 3
     assert caplog.text.count(f"{code}") >= 3 and "retrying in" in caplog.text
@@ -71,7 +62,7 @@ def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, 
             return high * 0.3
 
     monkeypatch.setattr(lf, "random", Recorder)
-    error(stub, "Throttling", 400, times=6)
+    add_errors(stub, "Throttling", 400, times=6)
     stub.add_response("create_invalidation", created(), expected_request())
     lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 300))
     assert drawn == [(0, 8.0), (0, 32.0), (0, 128.0), (0, 180.0), (0, 180.0), (0, 180.0)]
@@ -85,9 +76,9 @@ def test_throttled_backoff_is_full_jitter_under_a_fourfold_ceiling(stub, clock, 
     ("BatchTooLarge", 413, "Invalidation batch specified is too large."),
 ])
 def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message):
-    error(stub, code, status, message)
+    add_errors(stub, code, status, message)
     with pytest.raises(lf.InvalidationError, match=f"{code}.*{message[:20]}"):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+        handle_delete(clock)
     assert clock.sleeps == []
 
 
@@ -97,9 +88,9 @@ def test_unfixable_errors_are_raised_at_once(stub, clock, code, status, message)
                              "previous invalidation batch for the same distribution."),
 ])
 def test_a_reused_reference_means_already_done(stub, clock, code, status, message, caplog):
-    error(stub, code, status, message)
+    add_errors(stub, code, status, message)
     with caplog.at_level(logging.INFO):
-        result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+        result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None
     assert "was already used for these records" in caplog.text
 
@@ -114,7 +105,7 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
     monkeypatch.setattr(lf, "random", MaxJitter)
     # 30 s, 29.5 to spend: a sleep of 8 s, then the 32 s one is cut to the
     # 21 s that leave room for a last attempt at 29 s.
-    error(stub, "Throttling", 400, "Rate exceeded", times=3)
+    add_errors(stub, "Throttling", 400, "Rate exceeded", times=3)
     context = FakeContext(clock, 30)
     with pytest.raises(lf.InvalidationError,
                        match=r"gave up after 3 attempt\(s\), out of time: 3 × Throttling; last error Throttling"):
@@ -123,10 +114,9 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
     assert context.get_remaining_time_in_millis() / 1000 == lf._SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
 
 
-def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog):
+def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog, not_warned):
     monkeypatch.setattr(lf, "random", MaxJitter)
-    monkeypatch.setattr(lf, "_warned_short_budget", False)
-    error(stub, "Throttling", 400, "Rate exceeded")
+    add_errors(stub, "Throttling", 400, "Rate exceeded")
     stub.add_response("create_invalidation", created(), expected_request())
     context = FakeContext(clock, 3)
     lf.lambda_handler(load_event("s3-delete"), context)
@@ -137,7 +127,7 @@ def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeyp
 
 
 def test_no_retry_when_there_is_no_time(stub, clock):
-    error(stub, "TooManyInvalidationsInProgress", 400)
+    add_errors(stub, "TooManyInvalidationsInProgress", 400)
     with pytest.raises(lf.InvalidationError, match="gave up after 1 attempt"):
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 0.9))
     assert clock.sleeps == []
@@ -202,7 +192,7 @@ def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):
             else:
                 stub.add_response("create_invalidation", created(), request)
         with pytest.raises(lf.InvalidationError, match="E1OTHER refused") as raised:
-            lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+            handle_delete(clock)
         stub.assert_no_pending_responses()
     assert DIST not in str(raised.value)
 
@@ -222,7 +212,7 @@ def test_network_faults_are_retried(monkeypatch, clock, fault):
         return created()
 
     monkeypatch.setattr(lf.cloudfront, "create_invalidation", flaky)
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(calls) == 2 and calls[0] == calls[1] and len(clock.sleeps) == 1
 
@@ -291,8 +281,12 @@ def test_default_budget_without_a_context(clock):
     assert lf.deadline_for(FakeContext(clock, 10)) == clock() + 10 - lf._SAFETY_MARGIN_S
 
 
+def test_a_context_without_remaining_time_gets_the_default_budget(monkeypatch, clock):
+    assert lf.deadline_for(object()) == clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S
+
+
 def test_a_reused_reference_whose_message_mentions_paths_is_still_done(stub, clock):
-    error(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
+    add_errors(stub, "InvalidArgument", 400, "Your request contains a caller reference that was used for "
                                          "a previous invalidation batch with other paths.")
-    result = lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+    result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] is None

@@ -3,21 +3,29 @@
 import json
 import logging
 import os
+from collections import Counter
 
 import pytest
-from botocore.exceptions import ClientError
+import strict_cloudfront
+from botocore.stub import Stubber
 from conftest import (
+    DIST,
+    ORIGIN,
     FakeContext,
     assert_fits_and_covers,
+    client_error,
     create_distribution,
+    eventbridge,
+    handle_delete,
     invalidations,
     load_event,
+    messages,
+    metrics,
+    s3_upload,
     sqs_batch,
 )
 
 import lambda_function as lf
-
-BUCKET = "example-bucket.s3.amazonaws.com"
 
 
 def test_every_key_in_one_invalidation(cf, dist, caplog):
@@ -70,7 +78,7 @@ def test_each_envelope_end_to_end(cf, dist, name, paths):
 
 
 def test_several_distributions_each_get_one(cf, monkeypatch):
-    first, second = create_distribution(cf, BUCKET), create_distribution(cf, "x.s3.amazonaws.com")
+    first, second = create_distribution(cf, ORIGIN), create_distribution(cf, "x.s3.amazonaws.com")
     monkeypatch.setenv("DISTRIBUTION_ID", f"{first},{second}")
     result = lf.lambda_handler(load_event("s3-delete"), None)
     assert [e["DistributionId"] for e in result["invalidations"]] == sorted([first, second])
@@ -79,14 +87,11 @@ def test_several_distributions_each_get_one(cf, monkeypatch):
         assert (count, list(found.values())) == (1, [["/old/page.html"]])
 
 
-def test_no_records_no_call(cf, dist, monkeypatch):
+def test_no_records_no_call(cf, dist, monkeypatch, hook):
     calls = []
-    lf.cloudfront.meta.events.register("before-call.cloudfront", lambda **kw: calls.append(kw))
-    try:
-        assert lf.lambda_handler(load_event("s3-test-event"), None) == {"invalidations": []}
-        assert lf.lambda_handler({"Records": []}, None) == {"invalidations": []}
-    finally:
-        lf.cloudfront.meta.events.unregister("before-call.cloudfront")
+    hook("before-call.cloudfront", lambda **kw: calls.append(kw))
+    assert lf.lambda_handler(load_event("s3-test-event"), None) == {"invalidations": []}
+    assert lf.lambda_handler({"Records": []}, None) == {"invalidations": []}
     assert calls == []
     assert invalidations(cf, dist) == ({}, 0)
 
@@ -99,8 +104,8 @@ def test_the_console_default_test_event_fails_saying_what_to_test_with(cf, dist,
                                  "invalidate. To test the function, use the contents of "
                                  "tests/events/s3-put.json as the test event, with DRY_RUN=true")
     assert invalidations(cf, dist) == ({}, 0)
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (metrics["RecordsSkippedMalformed"], metrics["RecordsFailed"]) == (1, 0)
+    document = metrics(capsys)
+    assert (document["RecordsSkippedMalformed"], document["RecordsFailed"]) == (1, 0)
 
 
 def test_an_sqs_batch_of_poison_alone_still_succeeds(cf, dist):
@@ -109,13 +114,10 @@ def test_an_sqs_batch_of_poison_alone_still_succeeds(cf, dist):
     assert lf.lambda_handler(event, None) == {"batchItemFailures": []}
 
 
-def test_no_records_no_call_even_without_distribution_id(cf):
+def test_no_records_no_call_even_without_distribution_id(cf, hook):
     calls = []
-    lf.cloudfront.meta.events.register("before-call.cloudfront", lambda **kw: calls.append(kw))
-    try:
-        lf.lambda_handler(load_event("s3-test-event"), None)
-    finally:
-        lf.cloudfront.meta.events.unregister("before-call.cloudfront")
+    hook("before-call.cloudfront", lambda **kw: calls.append(kw))
+    lf.lambda_handler(load_event("s3-test-event"), None)
     assert calls == []
 
 
@@ -169,6 +171,98 @@ def test_bad_configuration_is_a_clear_error(monkeypatch):
         lf.lambda_handler(load_event("s3-delete"), None)
 
 
+def test_an_event_without_object_records_says_so(caplog):
+    with caplog.at_level(logging.INFO):
+        assert lf.lambda_handler(load_event("s3-test-event"), None) == {"invalidations": []}
+    assert "No S3 object records to invalidate" in messages(caplog, logging.INFO)
+
+
+def test_dry_run_plans_every_distribution_and_logs_each(monkeypatch, caplog):
+    monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
+    monkeypatch.setenv("DRY_RUN", "true")
+    with caplog.at_level(logging.INFO):
+        result = lf.lambda_handler(s3_upload("a b.js", "c.js"), None)
+    plans = lf.plan_event(s3_upload("a b.js", "c.js"), lf.parse_settings(os.environ), 0)
+    assert result == {"invalidations": [
+        {"DistributionId": plan.distribution_id, "Paths": ["/a%20b.js", "/c.js"],
+         "CallerReference": plan.caller_reference} for plan in plans]}
+    assert [p.distribution_id for p in plans] == ["E1OTHER", DIST]
+    for plan in plans:
+        assert (f"DRY_RUN: would invalidate 2 path(s) on {plan.distribution_id}, reference "
+                f"{plan.caller_reference}: /a%20b.js /c.js") in messages(caplog, logging.INFO)
+
+
+def test_max_paths_reaches_the_plan(cf, dist, monkeypatch, caplog):
+    monkeypatch.setenv("MAX_PATHS", "2")
+    monkeypatch.setenv("EXCLUDE_PATTERN", "^skip")
+    with caplog.at_level(logging.INFO):
+        result = lf.lambda_handler(s3_upload("d/a.js", "d/b.js", "e.js", "skip.js"), None)
+    assert result["invalidations"][0]["Paths"] == ["/d/*", "/e.js"]
+    assert "1 key(s) match EXCLUDE_PATTERN and are not invalidated" in messages(caplog, logging.INFO)
+
+
+@pytest.mark.parametrize("count, tail", [(5, ""), (6, " ...")])
+def test_created_invalidation_log_line_shows_the_first_five_paths(cf, dist, caplog, count, tail):
+    keys = [f"p{i}.html" for i in range(count)]
+    with caplog.at_level(logging.INFO):
+        result = lf.lambda_handler(s3_upload(*keys), None)
+    (entry,) = result["invalidations"]
+    shown = " ".join(f"/p{i}.html" for i in range(5))
+    assert messages(caplog, logging.INFO)[-1] == (
+        f"Created invalidation {entry['Id']} on {dist}: {count} path(s) for {count} record(s), "
+        f"reference {entry['CallerReference']}, paths {shown}{tail}")
+
+
+def test_redelivery_on_two_distributions_counts_two_reused_references(monkeypatch, caplog, capsys):
+    monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
+    with Stubber(lf.cloudfront) as stub:
+        for _ in range(2):   # both made by an earlier delivery
+            stub.add_client_error("create_invalidation", "InvalidationBatchAlreadyExists",
+                                  "already exists", 409)
+        with caplog.at_level(logging.INFO):
+            result = lf.lambda_handler(load_event("s3-delete"), None)
+    assert [entry["Id"] for entry in result["invalidations"]] == [None, None]
+    assert metrics(capsys)["ReferencesReused"] == 2
+    for entry in result["invalidations"]:
+        assert (f"CreateInvalidation on {entry['DistributionId']}: caller reference "
+                f"{entry['CallerReference']} was already used for these records; nothing more to do"
+                in messages(caplog, logging.INFO))
+
+
+def test_failures_on_two_distributions_are_all_reported(monkeypatch, clock, caplog):
+    monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
+    with Stubber(lf.cloudfront) as stub:
+        for _ in range(2):
+            stub.add_client_error("create_invalidation", "AccessDenied", "denied", 403)
+        with caplog.at_level(logging.ERROR), pytest.raises(lf.InvalidationError) as raised:
+            handle_delete(clock)
+    one = ("CreateInvalidation on E1OTHER refused: An error occurred (AccessDenied) when calling the CreateInvalidation "
+           "operation: denied; allow cloudfront:CreateInvalidation on arn:aws:cloudfront::ACCOUNT_ID:distribution/E1OTHER "
+           "in the function's role policy")
+    two = one.replace("E1OTHER", DIST)
+    assert str(raised.value) == f"{one}; {two}"
+    assert messages(caplog, logging.ERROR) == [one, two]
+
+
+def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_warned):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    monkeypatch.setenv("DRY_RUN", "true")
+    with caplog.at_level(logging.WARNING):
+        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 10))
+    assert messages(caplog, logging.WARNING) == []
+
+
+def test_a_short_timeout_warning_says_what_to_set(monkeypatch, clock, caplog, not_warned):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    monkeypatch.setenv("DRY_RUN", "true")
+    with caplog.at_level(logging.WARNING):
+        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 3))
+    assert messages(caplog, logging.WARNING) == [
+        "This invocation has 3.0 s: too little to wait out CloudFront's throttling (about one request "
+        "every 2 s). Set the function's timeout (Configuration > General configuration > Edit > Timeout) "
+        "to 15 min (docs/console-setup.md)."]
+
+
 # -- Poison beside a valid record ----------------------------------------------
 
 def _notification(key, **record):
@@ -216,7 +310,7 @@ def test_poison_beside_a_valid_record(cf, dist, name, caplog):
     assert reference.isascii() and reference.isprintable() and len(reference) <= 76
     assert reference.startswith("2026-11-25T10:00:00.000Z-")   # the bad time is not used
     if warning:   # the poison is skipped, with a warning naming its message
-        (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        (line,) = messages(caplog, logging.WARNING)
         assert line.startswith("SQS message bad") and warning in line
     else:         # only its time was bad: the record itself is invalidated
         assert len(paths) == 2
@@ -224,7 +318,7 @@ def test_poison_beside_a_valid_record(cf, dist, name, caplog):
 
 # -- Per-message results ---------------------------------------------------------
 
-def test_discovery_batch_with_one_denied_distribution_fails_exactly_its_messages(cf, monkeypatch, clock):
+def test_discovery_batch_with_one_denied_distribution_fails_exactly_its_messages(cf, monkeypatch, clock, hook):
     allowed = create_distribution(cf, "site-a.s3.amazonaws.com")
     denied = create_distribution(cf, "site-b.s3.amazonaws.com")
     event = sqs_batch(["a1.html", "a2.html"], bucket="site-a")
@@ -232,14 +326,10 @@ def test_discovery_batch_with_one_denied_distribution_fails_exactly_its_messages
 
     def deny(params, **kwargs):
         if params.get("DistributionId") == denied:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "CreateInvalidation")
+            raise client_error("AccessDenied", "not authorized", 403)
 
-    lf.cloudfront.meta.events.register("before-parameter-build.cloudfront.CreateInvalidation", deny)
-    try:
-        result = lf.lambda_handler(event, FakeContext(clock, 60))
-    finally:
-        lf.cloudfront.meta.events.unregister("before-parameter-build.cloudfront.CreateInvalidation", deny)
+    hook("before-parameter-build.cloudfront.CreateInvalidation", deny)
+    result = lf.lambda_handler(event, FakeContext(clock, 60))
     assert result == {"batchItemFailures": [{"itemIdentifier": "b0"}]}
     assert list(invalidations(cf, allowed)[0].values()) == [["/a1.html", "/a2.html"]]
 
@@ -248,7 +338,34 @@ def test_a_direct_event_still_raises_when_anything_failed(cf, monkeypatch, clock
     create_distribution(cf, "site-a.s3.amazonaws.com")
     monkeypatch.setenv("DISTRIBUTION_ID", "E0000000000000")
     with pytest.raises(lf.InvalidationError, match="E0000000000000 refused"):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 60))
+        handle_delete(clock)
+
+
+def test_eventbridge_in_sqs_fails_only_its_own_message(cf, dist):
+    strict_cloudfront.refuse("/bad.js", "/*")
+    event = {"Records": [
+        {"messageId": f"m{i}", "eventSource": "aws:sqs", "body": json.dumps(eventbridge(key, sequencer=f"{i:04X}"))}
+        for i, key in enumerate(["good.js", "bad.js"])]}
+    assert lf.lambda_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+
+
+@pytest.mark.parametrize("message_id", ["m\n1", 17])
+def test_a_failed_message_whose_id_cannot_be_returned_fails_the_batch(cf, dist, message_id):
+    strict_cloudfront.refuse("/bad.js", "/*")
+    event = sqs_batch(["good.js", "bad.js"])
+    event["Records"][1]["messageId"] = message_id
+    with pytest.raises(lf.InvalidationError):
+        lf.lambda_handler(event, None)
+
+
+def test_messages_returned_to_the_queue_are_logged_with_why_and_counted(cf, dist, caplog, capsys):
+    strict_cloudfront.refuse("/bad.js", "/*")
+    with caplog.at_level(logging.ERROR):
+        lf.lambda_handler(sqs_batch(["good.js", "bad.js"]), None)
+    assert messages(caplog, logging.ERROR)[-1] == (f"1 SQS message(s) returned to the queue: {dist}: CloudFront "
+                                                   "refused 1 path(s) and every wildcard over them")
+    line = metrics(capsys)
+    assert (line["RecordsFailed"], line["FailedTargets"]) == (1, [dist])
 
 
 # -- Replay of Lambda's on-failure destination records ------------------------------
@@ -306,6 +423,44 @@ def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
                       "KeysExcluded": 1, "PathsSent": 2, "WildcardsSent": 1, "InvalidationsCreated": 1}
 
 
+@pytest.mark.parametrize("name, expected", [(None, "local"), ("invalidator-prod", "invalidator-prod")])
+def test_metrics_carry_the_function_name(monkeypatch, capsys, name, expected):
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    monkeypatch.setenv("DRY_RUN", "true")
+    if name:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)
+    else:
+        monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    lf.lambda_handler(load_event("s3-delete"), None)
+    assert metrics(capsys)["FunctionName"] == expected
+
+
+def test_metrics_are_counts_stamped_in_milliseconds(capsys):
+    import time
+
+    before = time.time() * 1000
+    document = json.loads(lf.metrics_document(Counter(), "f"))
+    assert before - 1000 <= document["_aws"]["Timestamp"] <= time.time() * 1000 + 1000
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert {m["Unit"] for m in directive["Metrics"]} == {"Count"}
+
+
+def test_every_malformed_record_is_counted(cf, dist, capsys):
+    event = sqs_batch(["a.js"])
+    event["Records"] += [{"messageId": "x1", "eventSource": "aws:sqs", "body": "nope"},
+                         {"messageId": "x2", "eventSource": "aws:sqs", "body": "nor this"}]
+    lf.lambda_handler(event, None)
+    assert metrics(capsys)["RecordsSkippedMalformed"] == 2
+
+
+def test_every_record_that_changes_nothing_is_counted(cf, dist, capsys):
+    event = s3_upload("a.js", "b.js", "c.js")
+    for record in event["Records"][:2]:
+        record["eventName"] = "ObjectRestore:Completed"
+    lf.lambda_handler(event, None)
+    assert metrics(capsys)["RecordsSkippedNotAChange"] == 2
+
+
 # -- What CloudFront cannot take exactly (the strict test CloudFront) ---------------
 
 def test_a_deploy_of_100_with_tilde_and_star_keys_is_one_accepted_request(cf, dist, strict_cloudfront_state):
@@ -336,3 +491,78 @@ def test_a_path_told_to_be_refused_costs_only_its_own_message(cf, dist, strict_c
     retry = {"Records": [event["Records"][1]]}
     with pytest.raises(lf.InvalidationError, match=": CloudFront refused 1 path\\(s\\) and every wildcard over them"):
         lf.lambda_handler(retry, None)
+
+
+def test_refused_paths_are_logged_and_counted(cf, dist, caplog, capsys):
+    # "/b/x%20y.js" is covered by "/b/x*"; nothing at all covers the other two.
+    strict_cloudfront.refuse("/b/x%20y.js", "/c/1.js", "/d/2.js", "/c/*", "/d/*", "/*")
+    event = sqs_batch(["a/1.js", "b/x y.js", "c/1.js", "d/2.js"])
+    with caplog.at_level(logging.INFO):
+        result = lf.lambda_handler(event, None)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
+    assert metrics(capsys)["PathsRefused"] == 2
+    assert f"CloudFront refused the path /b/x%20y.js on {dist}; covered it by /b/x*" in messages(
+        caplog, logging.WARNING)
+    errors = messages(caplog, logging.ERROR)
+    for path in ("/c/1.js", "/d/2.js"):
+        assert f"CloudFront refused the path {path} on {dist} and every wildcard over it" in errors
+    refusal = (f"CreateInvalidation on {dist} refused: InvalidArgument: "
+               f"{strict_cloudfront.INVALID_PATHS_MESSAGE}: 4 path(s); trying each half")
+    assert refusal in messages(caplog, logging.INFO)
+
+
+@pytest.mark.parametrize("key, refused, cover", [
+    ("Docs/Guide 1.html", "/Docs/Guide%201.html", "/Docs/Guide*"),   # capitals are ordinary characters
+    ("docs/a/b", "/docs/a/b", "/docs/a/*"),                             # a one-letter name: its directory
+    ("docs/BOX", "/docs/BOX", "/docs/*"),                               # a plain path: its directory
+])
+def test_a_refused_path_is_covered_by_the_narrowest_wildcard(cf, dist, caplog, key, refused, cover):
+    strict_cloudfront.refuse(refused)
+    assert lf.lambda_handler(s3_upload(key), None)["invalidations"][0]["Paths"] == [cover]
+    assert strict_cloudfront.created_paths(dist) == {cover}
+
+
+def test_a_refused_wildcard_is_widened_without_asking_again(cf, dist):
+    strict_cloudfront.refuse("/js/runtime*")
+    lf.lambda_handler(s3_upload("js/runtime~main.js"), None)
+    assert [r.paths for r in strict_cloudfront.requests()] == [("/js/runtime*",), ("/js/*",)]
+
+
+def test_a_refused_path_is_covered_under_a_reference_dated_like_the_plans(cf, dist, monkeypatch):
+    strict_cloudfront.refuse("/b/x%20y.js")
+    event = sqs_batch(["a/1.js", "b/x y.js"])
+    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    first = lf.lambda_handler(event, None)
+    assert first == {"batchItemFailures": []}
+    sent = [r for r in strict_cloudfront.requests() if r.accepted]
+    assert {r.paths for r in sent} == {("/a/1.js",), ("/b/x*",)}
+    newest = plan.caller_reference.rpartition("-")[0]
+    assert newest == "2026-11-25T10:00:00.000Z"
+    for request in sent:
+        stamp, _, digest = request.caller_reference.rpartition("-")
+        assert stamp == newest and len(digest) == 40 and int(digest, 16) >= 0
+    # Redelivered, every part finds its invalidation again: nothing new is made.
+    lf.lambda_handler(event, None)
+    _, count = invalidations(cf, dist)
+    assert count == 2
+    # The part references hold the paths: a different part, a different reference.
+    assert len({r.caller_reference for r in sent}) == 2
+    assert lf.caller_reference(dist, ("/b/x*",), []) != lf.caller_reference(dist, ("/b/x%20y.js",), [])
+
+
+def test_references_of_the_parts_of_a_refused_plan_are_stable_across_versions(monkeypatch, clock):
+    # As for the whole plan: a redelivery after an upgrade must find each part's invalidation.
+    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    sent = {}
+
+    def create_invalidation(DistributionId, InvalidationBatch):
+        paths = tuple(InvalidationBatch["Paths"]["Items"])
+        if "/b/x%20y.js" in paths:
+            raise client_error("InvalidArgument", "invalid invalidation paths")
+        sent[paths] = InvalidationBatch["CallerReference"]
+        return {"Invalidation": {"Id": "I1"}}
+
+    monkeypatch.setattr(lf.cloudfront, "create_invalidation", create_invalidation)
+    lf.lambda_handler(sqs_batch(["a/1.js", "b/x y.js"]), FakeContext(clock, 60))
+    assert sent == {("/a/1.js",): "2026-11-25T10:00:00.000Z-558681f38c7db1f26389bb5152a140f41492dd73",
+                    ("/b/x*",): "2026-11-25T10:00:00.000Z-3bb8a131cc5f8b234064a72a9687fc874b18333b"}

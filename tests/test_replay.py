@@ -25,8 +25,7 @@ import json
 import boto3
 import pytest
 import strict_cloudfront
-from botocore.exceptions import ClientError
-from conftest import create_distribution, load_event
+from conftest import client_error, create_distribution, load_event
 
 import lambda_function as lf
 
@@ -60,20 +59,17 @@ def queue(sqs):
 
 
 @pytest.fixture
-def deny():
+def deny(hook):
     """A set of distribution ids whose CreateInvalidation is refused with AccessDenied (the
     role lacks it, say); empty it to fix the cause."""
     denied = set()
 
     def refuse(params, **_):
         if params.get("DistributionId") in denied:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "CreateInvalidation")
+            raise client_error("AccessDenied", "not authorized", 403)
 
-    event_name = "before-parameter-build.cloudfront.CreateInvalidation"
-    lf.cloudfront.meta.events.register(event_name, refuse)
-    yield denied
-    lf.cloudfront.meta.events.unregister(event_name, refuse)
+    hook("before-parameter-build.cloudfront.CreateInvalidation", refuse)
+    return denied
 
 
 def failure_record(bucket, *keys, request_id="7f8a2c1e-0000-4000-8000-000000000000"):

@@ -18,19 +18,10 @@ import types
 import boto3
 import botocore
 import pytest
-from conftest import load_event
+from conftest import ROOT, load_event
+from conftest import run_function as run
 
 import lambda_function as lf
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run(*args, code="", env=None):
-    """Run lambda_function.py (or, with *code*, Python code) in a subprocess from the repository's root."""
-    command = [sys.executable, "-c", code] if code else [sys.executable, "lambda_function.py", *args]
-    return subprocess.run(command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True,
-                          text=True, timeout=120)
-
 
 # -- Python ------------------------------------------------------------------------
 
