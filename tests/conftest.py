@@ -51,7 +51,7 @@ def pytest_configure(config):
     # server that is gone: give it a client, configured alike, for this one.
     module = sys.modules.get("lambda_function")
     if module is not None:
-        module.cloudfront = module.new_client()
+        module.CONTAINER.client = module.new_client()
 
 
 def pytest_unconfigure(config):
@@ -66,18 +66,25 @@ def load_event(name):
 
 @pytest.fixture(autouse=True)
 def clean_state(monkeypatch):
-    """Each test starts with no settings, an empty moto, no discovery cache and
-    the function's log level as at import (the local run may change it)."""
+    """Each test starts with no settings, an empty moto, a container as a cold
+    start leaves it (lambda_function.CONTAINER reset: no cache, no one-time
+    warning given, free attempt slots, the real clock) and the function's log
+    level as at import (the local run may change it). What a test changed of
+    the container (its clock, its client) is put back after it."""
     import lambda_function
 
     for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(lambda_function, "_discovered", (float("-inf"), {}))
+    container = lambda_function.CONTAINER
+    client = container.client
+    container.reset()
     request = urllib.request.Request(
         os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"] + "/moto-api/reset", method="POST")
     urllib.request.urlopen(request).close()
     level = lambda_function.logger.level
     yield
+    container.client = client
+    container.reset()
     lambda_function.logger.setLevel(level)
 
 
@@ -190,22 +197,36 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    """Run the retry loop on a FakeClock: no real waiting."""
+def clock():
+    """Run the container on a FakeClock: no real waiting (clean_state puts the real one back)."""
     import lambda_function
 
     fake = FakeClock()
-    monkeypatch.setattr(lambda_function, "_clock", fake)
-    monkeypatch.setattr(lambda_function, "_sleep", fake.sleep)
+    lambda_function.CONTAINER.reset(clock=fake, sleep=fake.sleep)
     return fake
 
 
-@pytest.fixture
-def not_warned(monkeypatch):
-    """The container has not yet warned of a short timeout (it warns once)."""
+def invocation(deadline_s=60, counts=None):
+    """An Invocation of lambda_function's container with *deadline_s* left on its clock."""
     import lambda_function
 
-    monkeypatch.setattr(lambda_function, "_warned_short_budget", False)
+    container = lambda_function.CONTAINER
+    return lambda_function.Invocation(container, container.clock() + deadline_s, counts)
+
+
+def plan_of(event, settings):
+    """The Invalidations *event* calls for under *settings* (DISTRIBUTION_ID set), no
+    cache behavior known: the handler's plan, without AWS."""
+    import lambda_function as lf
+
+    events = lf.object_events(event)
+    routes = [lf.Route(target, settings.origin_path) for target in settings.distribution_ids]
+    return lf.plan_invalidations(events, dict.fromkeys({e.bucket for e in events}, routes), settings)
+
+
+@pytest.fixture
+def not_warned():
+    """The container has not yet warned of a short timeout: clean_state reset it."""
 
 
 @pytest.fixture(autouse=True)
@@ -242,14 +263,14 @@ def registered_handlers(client):
 @pytest.fixture
 def hook():
     """hook(event_name, handler, client=None): register *handler* on the events of *client*
-    (lambda_function.cloudfront by default) for this test only; it is unregistered, by that
+    (lambda_function.CONTAINER.client by default) for this test only; it is unregistered, by that
     handler, when the test ends. Returns the handler."""
     import lambda_function
 
     registered = []
 
     def register(event_name, handler, client=None):
-        client = lambda_function.cloudfront if client is None else client
+        client = lambda_function.CONTAINER.client if client is None else client
         client.meta.events.register(event_name, handler)
         registered.append((client, event_name, handler))
         return handler
@@ -291,11 +312,11 @@ def _without(items, others):
 @pytest.fixture(autouse=True)
 def no_hook_left_behind():
     """Fail the test that leaves a handler registered on (or removes one from) the shared
-    client, lambda_function.cloudfront: every later test would run with it. What it left is
+    client, lambda_function.CONTAINER.client: every later test would run with it. What it left is
     removed, so that the tests after it run as they would have."""
     import lambda_function
 
-    with hooks_kept(lambda_function.cloudfront):
+    with hooks_kept(lambda_function.CONTAINER.client):
         yield
 
 
@@ -345,12 +366,12 @@ def handle_delete(clock, remaining_s=60):
 
 
 def run_function(*args, code="", input=None, offline=False, timeout=120, **env):
-    """Run lambda_function.py with *args* (or, with *code*, Python code) in a subprocess from the
+    """Run local_run.py with *args* (or, with *code*, Python code) in a subprocess from the
     repository's root, as a user would: this environment without the function's settings (nor,
     *offline*, any AWS_ variable: no endpoint, no credentials), plus *env*; *input* on stdin."""
     clean = {k: v for k, v in os.environ.items()
              if k not in SETTINGS_VARS and not (offline and k.startswith("AWS_"))}
-    command = [sys.executable, "-c", code] if code else [sys.executable, "lambda_function.py", *args]
+    command = [sys.executable, "-c", code] if code else [sys.executable, "local_run.py", *args]
     return subprocess.run(command, cwd=ROOT, env={**clean, **env}, input=input, capture_output=True,
                           text=True, timeout=timeout)
 
