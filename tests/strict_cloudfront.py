@@ -26,13 +26,23 @@ What is checked, in this order (the first failure answers):
     ^ ~ [ ] `), a control character or a non-ASCII character; holds "*"
     anywhere but at its end; or holds "%" not followed by two hex digits.
     A path given to refuse() is refused the same way.
-  * More than MAX_WILDCARDS (15) paths ending in "*": InvalidArgument, 400,
-    WILDCARD_MESSAGE. Real CloudFront counts the wildcard paths *in progress*
-    on the distribution and answers TooManyInvalidationsInProgress (400,
-    retryable). moto completes invalidations at once, so only the request's
-    own wildcards can count here, and a non-retryable code is used so that a
-    function retrying TooManyInvalidationsInProgress fails the test at once
-    instead of backing off until its deadline.
+  * More than MAX_WILDCARDS (15) paths ending in "*" in the request itself:
+    InvalidArgument, 400, WILDCARD_MESSAGE, by default (fail_fast_on_wildcards()).
+    Real CloudFront answers TooManyInvalidationsInProgress (400, retryable) here
+    too, but such a request can never pass, however long one waits: a function
+    retrying that code would back off until its deadline, so by default the test
+    fails at once, on a code no function retries. fail_fast_on_wildcards(False)
+    gives real CloudFront's answer, from the in-progress rule below.
+  * CallerReference (below) before the next rule: a repeat returns the
+    invalidation made before, whatever is in progress.
+  * In progress: CloudFront allows MAX_WILDCARDS (15) wildcard paths and MAX_PATHS
+    (3,000) file paths (the two counted apart) in invalidations InProgress on a
+    distribution at a time (on a tenant: per tenant). A request that would take
+    either above its limit is refused: TooManyInvalidationsInProgress, 400,
+    TOO_MANY_IN_PROGRESS_MESSAGE, logged like any refusal (too_many_in_progress()).
+    Invalidations complete at once ("Completed" in the answer, in GetInvalidation
+    and ListInvalidations; moto said "COMPLETED") unless hold_invalidations()
+    keeps them "InProgress" until complete_invalidations().
   * CallerReference: the same reference with the same set of paths on the
     same distribution returns the invalidation made before (201, same Id,
     nothing new made); with another set of paths, InvalidationBatchAlreadyExists
@@ -77,6 +87,53 @@ error shapes):
     real CloudFront's (and botocore's waiter) say.
   * moto's /moto-api/reset forgets tenants and their invalidations.
 
+Cache behaviours and cache policies (moto 5.2.5 has no cache policies, and its
+behaviours are lax; install() adds and checks, through botocore's model):
+
+  * CreateCachePolicy (201), GetCachePolicy, GetCachePolicyConfig, ListCachePolicies
+    (Type managed/custom, Marker/MaxItems/NextMarker: managed first, then custom in
+    creation order), DeleteCachePolicy (If-Match: InvalidIfMatchVersion, 400, or
+    PreconditionFailed, 412; IllegalDelete, 400, for a managed policy;
+    CachePolicyInUse, 409, while a behaviour uses it). Unknown id: NoSuchCachePolicy
+    (404). AWS's managed policies answer by their published ids, named "Managed-"
+    and the Developer Guide's name (MANAGED_CACHE_POLICIES, MANAGED_POLICY_IDS).
+    Create refuses: a name not of 1 to 128 letters, digits, "-" or "_", or in use
+    (a managed one's too): CachePolicyAlreadyExists (409); QueryStringBehavior not
+    none/whitelist/allExcept/all, whitelist or allExcept without names, none or all
+    with names, MinTTL > DefaultTTL > MaxTTL, a cache key (query strings, headers or
+    cookies) with MaxTTL 0: InvalidArgument (400); a Quantity that is not the
+    number of Items: InconsistentQuantities (400).
+  * CreateDistribution/UpdateDistribution: each behaviour (CacheBehaviors items and
+    DefaultCacheBehavior) has a CachePolicyId or ForwardedValues, not both and not
+    neither (InvalidArgument, 400); its cache policy exists (NoSuchCachePolicy,
+    404); its TargetOriginId is an origin (NoSuchOrigin, 404); CacheBehaviors'
+    Quantity matches its Items (InconsistentQuantities); an S3 website endpoint
+    (bucket.s3-website-REGION.amazonaws.com or s3-website.REGION) with
+    S3OriginConfig: InvalidArgument (a website endpoint is a CustomOriginConfig).
+  * The answers (GetDistribution, GetDistributionConfig, ListDistributions'
+    summaries) carry the behaviours as CloudFront does: ForwardedValues only on a
+    behaviour without a cache policy (moto added a default one to every
+    behaviour), CachePolicyId and OriginRequestPolicyId only when set (moto
+    answered "").
+  * ListDistributions is this server's own (moto's markers were its own too):
+    creation order, Marker/NextMarker the id of the last distribution on a page,
+    an unknown marker InvalidArgument (400). hide_tenant_only_from_list_distributions()
+    leaves tenant-only distributions out (whether real ListDistributions lists them
+    is documented nowhere: code must find them with ListDistributionsByConnectionMode).
+  * ListDistributionsByConnectionMode (ConnectionMode direct or tenant-only, else
+    InvalidArgument; paged as ListDistributions), where botocore's model has it
+    (connection_mode_listing_support(); botocore 1.34.145 has not).
+  * deny(operation, ...): that operation answers AccessDenied (403) with IAM's
+    message, "User: <principal> is not authorized to perform: cloudfront:<Operation>
+    on resource: <ARN> because no identity-based policy allows the
+    cloudfront:<Operation> action", before anything else is looked at (a denied
+    CreateInvalidation is not in requests()). The ARN: the distribution, tenant or
+    cache policy the request names (arn:aws:cloudfront::<account>:distribution/<id>,
+    distribution-tenant/<id>, cache-policy/<id>), or arn:aws:cloudfront::<account>:*
+    for a request naming none (ListDistributions, Create...).
+  * The switches (hold_invalidations, fail_fast_on_wildcards, hide_..., deny) are
+    turned off by reset() and by moto's /moto-api/reset.
+
 Laxer than real CloudFront, on purpose or for want of knowing better: tenants
 are "InProgress" in the answer to Create/Update and "Deployed" from the next
 read on, and Delete does not wait for "Deployed"; Update keeps what it is not
@@ -95,9 +152,10 @@ API, for tests:
   refuse(*paths)     refuse, from now on, any request containing one of *paths*
                      (exact strings, as sent) with the invalid-paths error; for
                      distributions and tenants alike.
-  reset()            forget refused paths and the request log (conftest's autouse
-                     fixture calls it before each test; moto's own reset clears
-                     the invalidations and tenants themselves).
+  reset()            forget refused paths and the request log, turn the switches
+                     below off (conftest's autouse fixture calls it before each
+                     test; moto's own reset clears the invalidations, tenants and
+                     cache policies themselves, and the switches).
   requests()         every CreateInvalidation and CreateInvalidationForDistributionTenant
                      received since reset(), oldest first, as Request tuples:
                      distribution_id (the tenant's id for a tenant request),
@@ -109,8 +167,46 @@ API, for tests:
   created_paths(distribution_id=None)
                      the set of paths of every accepted request (of one distribution,
                      or one tenant given its id).
-  INVALID_PATHS_MESSAGE, WILDCARD_MESSAGE, ALREADY_EXISTS_MESSAGE, MAX_PATHS,
-  MAX_PATH_LENGTH, MAX_WILDCARDS: the limits and messages, for assertions.
+  INVALID_PATHS_MESSAGE, WILDCARD_MESSAGE, ALREADY_EXISTS_MESSAGE,
+  TOO_MANY_IN_PROGRESS_MESSAGE, MAX_PATHS, MAX_PATH_LENGTH, MAX_WILDCARDS: the
+  limits and messages, for assertions.
+
+  hold_invalidations(hold=True)
+                     new invalidations (of distributions and tenants) stay InProgress
+                     (hold False: they complete at once again, the default).
+  complete_invalidations(target_id=None)
+                     complete the held ones (of one distribution or tenant id, or all);
+                     return how many.
+  in_progress(target_id)
+                     (wildcard paths, file paths) InProgress on a distribution or tenant.
+  too_many_in_progress(target_id=None)
+                     the requests() answered TooManyInvalidationsInProgress.
+  fail_fast_on_wildcards(fail_fast=True)
+                     a request of more than 15 wildcards of its own: InvalidArgument
+                     (True, the default) or TooManyInvalidationsInProgress (False).
+  hide_tenant_only_from_list_distributions(hide=True)
+                     ListDistributions leaves tenant-only distributions out.
+  deny(operation, *resource_ids, principal=DEFAULT_PRINCIPAL)
+                     *operation* (its API name) answers AccessDenied, on those ids
+                     (distribution, tenant or cache policy) or, given none, on all.
+  connection_mode_listing_support()
+                     None when botocore's model has ListDistributionsByConnectionMode,
+                     else a sentence naming the botocore version.
+  MANAGED_CACHE_POLICIES {id: (name, TTLs, gzip, brotli, headers, cookies,
+                     (QueryStringBehavior, names))}; MANAGED_POLICY_IDS {name: id};
+                     CACHING_OPTIMIZED; QUERY_STRING_BEHAVIORS.
+  distribution_with_behaviors(cf, origins, default=CACHING_OPTIMIZED, behaviors=(),
+                              tenant_only=False)
+                     create a distribution through *cf*; return its id. *default* and
+                     each behaviour's settings: a cache policy id, or {"QueryString":
+                     bool[, "QueryStringCacheKeys": [names]]} for legacy ForwardedValues;
+                     *behaviors*: (path pattern, settings[, origin index]), in order.
+  cache_policy(cf, query_behavior="none", names=(), name=None, ttls=(1, 86400, 31536000))
+                     create a custom cache policy whose cache key has those query
+                     strings; return its id.
+  website_origin(bucket, region="us-east-1")
+                     "<bucket>.s3-website-<region>.amazonaws.com", which the helpers
+                     (and conftest's create_distribution) give a CustomOriginConfig.
   invalid_path_reason(path): why a path is refused, or None (for tests of this module).
 
   tenant_support()   None when botocore's model has the tenant operations (then
@@ -131,6 +227,7 @@ API, for tests:
                      ETag of the step before, as real CloudFront wants.
 """
 
+import datetime
 import functools
 import os
 import re
@@ -164,6 +261,8 @@ INVALID_PATHS_MESSAGE = "Your request contains one or more invalid invalidation 
 WILDCARD_MESSAGE = (f"Your request contains more than {MAX_WILDCARDS} wildcard invalidation paths "
                     "(test server: real CloudFront answers TooManyInvalidationsInProgress).")
 ALREADY_EXISTS_MESSAGE = "The CallerReference you attempted to use is already in use."
+TOO_MANY_IN_PROGRESS_MESSAGE = ("Your request would exceed the invalidations in progress allowed on this "
+                                f"distribution: {MAX_WILDCARDS} wildcard paths and {MAX_PATHS} file paths.")
 BATCH_TOO_LARGE_MESSAGE = f"Your request contains more than {MAX_PATHS} invalidation paths."
 
 # RFC 1738's unsafe characters, less "%" (checked on its own): these must be
@@ -204,6 +303,11 @@ class InvalidationBatchAlreadyExists(CloudFrontException):
         super().__init__("InvalidationBatchAlreadyExists", ALREADY_EXISTS_MESSAGE)
 
 
+class TooManyInvalidationsInProgress(CloudFrontException):
+    def __init__(self):
+        super().__init__("TooManyInvalidationsInProgress", TOO_MANY_IN_PROGRESS_MESSAGE)
+
+
 class EntityNotFound(CloudFrontException):
     # moto's own EntityNotFound speaks of a Key Value Store.
     def __init__(self, what="distribution tenant"):
@@ -217,6 +321,20 @@ _original = None
 _original_error_model = None
 _patched: dict = {}      # (owner, attribute) -> what it was (_ABSENT if nothing), for uninstall()
 _ABSENT = object()
+
+
+class _Switches:
+    """What tests turn on; reset() and moto's /moto-api/reset turn it all off."""
+
+    def __init__(self):
+        self.hold = False              # new invalidations stay InProgress
+        self.held: list = []           # (target id, invalidation) made while holding
+        self.fail_fast = True          # more than 15 wildcards in one request: InvalidArgument
+        self.hide_tenant_only = False  # ListDistributions leaves tenant-only distributions out
+        self.denied: dict = {}         # operation -> (set of resource ids, or None for all, principal)
+
+
+_switches = _Switches()
 
 
 def invalid_path_reason(path):
@@ -250,8 +368,25 @@ def _check(paths):
     for path in paths:
         if path in refused or invalid_path_reason(path):
             raise InvalidArgument()
-    if sum(path.endswith("*") for path in paths) > MAX_WILDCARDS:
+    with _lock:
+        fail_fast = _switches.fail_fast
+    if fail_fast and _wildcards(paths) > MAX_WILDCARDS:
         raise InvalidArgument(WILDCARD_MESSAGE)
+
+
+def _wildcards(paths):
+    return sum(path.endswith("*") for path in paths)
+
+
+def _check_in_progress(earlier, paths):
+    """Raise TooManyInvalidationsInProgress if *paths* would take the wildcard or
+    file paths in progress (of the invalidations *earlier*) above CloudFront's limits."""
+    running = [path for invalidation in earlier if invalidation.status == "InProgress"
+               for path in invalidation.paths]
+    wildcards = _wildcards(running) + _wildcards(paths)
+    files = len(running) + len(paths) - wildcards
+    if wildcards > MAX_WILDCARDS or files > MAX_PATHS:
+        raise TooManyInvalidationsInProgress()
 
 
 def _record(target_id, caller_ref, paths, accepted, outcome, invalidation_id=None, tenant_of=None):
@@ -271,10 +406,15 @@ def _strict_invalidation(target_id, earlier, paths, caller_ref, create, tenant_o
                     raise InvalidationBatchAlreadyExists()
                 _record(target_id, caller_ref, paths, True, "existing", invalidation.id, tenant_of)
                 return invalidation
+        _check_in_progress(earlier, paths)
     except CloudFrontException as error:
         _record(target_id, caller_ref, paths, False, error.code, None, tenant_of)
         raise
     invalidation = create()
+    with _lock:
+        invalidation.status = "InProgress" if _switches.hold else "Completed"
+        if _switches.hold:
+            _switches.held.append((target_id, invalidation))
     _record(target_id, caller_ref, paths, True, "created", invalidation.id, tenant_of)
     return invalidation
 
@@ -337,6 +477,7 @@ def _check_template(config, distribution=None):
 
 def _checked_create_distribution(self, distribution_config, tags):
     _check_template(distribution_config or {})
+    _check_behaviors(self, distribution_config or {})
     return _patched[(cf_models.CloudFrontBackend, "create_distribution_with_tags")](
         self, distribution_config, tags)
 
@@ -344,6 +485,7 @@ def _checked_create_distribution(self, distribution_config, tags):
 def _checked_update_distribution(self, dist_config, _id, if_match):
     if dist_config and _id in self.distributions:
         _check_template(dist_config, self.distributions[_id])
+        _check_behaviors(self, dist_config)
     return _patched[(cf_models.CloudFrontBackend, "update_distribution")](self, dist_config, _id, if_match)
 
 
@@ -664,6 +806,354 @@ _TENANT_URL_PATHS = (
 )
 
 
+# -- cache behaviours and cache policies ----------------------------------------
+
+# AWS's managed cache policies, as "Use managed cache policies" in the CloudFront
+# Developer Guide lists them:
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html
+# id: (the page's name, (MinTTL, DefaultTTL, MaxTTL), gzip, brotli,
+#      (HeaderBehavior, headers), CookieBehavior, (QueryStringBehavior, query strings)).
+# GetCachePolicy names them "Managed-" and the page's name.
+_ORIGIN_HEADERS = ("Host", "Origin", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
+MANAGED_CACHE_POLICIES = {
+    "2e54312d-136d-493c-8eb9-b001f22f67d2": (
+        "Amplify", (2, 2, 600), True, True,
+        ("whitelist", ("Authorization", "CloudFront-Viewer-Country", "Host")), "all", ("all", ())),
+    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": (
+        "CachingDisabled", (0, 0, 0), False, False, ("none", ()), "none", ("none", ())),
+    "658327ea-f89d-4fab-a63d-7e88639e58f6": (
+        "CachingOptimized", (1, 86400, 31536000), True, True, ("none", ()), "none", ("none", ())),
+    "b2884449-e4de-46a7-ac36-70bc7f1ddd6d": (
+        "CachingOptimizedForUncompressedObjects", (1, 86400, 31536000), False, False,
+        ("none", ()), "none", ("none", ())),
+    "08627262-05a9-4f76-9ded-b50ca2e3a84f": (
+        "Elemental-MediaPackage", (0, 86400, 31536000), True, False, ("whitelist", ("Origin",)), "none",
+        ("whitelist", ("aws.manifestfilter", "start", "end", "m"))),
+    "83da9c7e-98b4-4e11-a168-04f0df8e2c65": (
+        "UseOriginCacheControlHeaders", (0, 0, 31536000), True, True,
+        ("whitelist", _ORIGIN_HEADERS), "all", ("none", ())),
+    "4cc15a8a-d715-48a4-82b8-cc0b614638fe": (
+        "UseOriginCacheControlHeaders-QueryStrings", (0, 0, 31536000), True, True,
+        ("whitelist", _ORIGIN_HEADERS), "all", ("all", ())),
+}
+MANAGED_POLICY_IDS = {entry[0]: policy_id for policy_id, entry in MANAGED_CACHE_POLICIES.items()}
+CACHING_OPTIMIZED = MANAGED_POLICY_IDS["CachingOptimized"]
+QUERY_STRING_BEHAVIORS = ("none", "whitelist", "allExcept", "all")
+_MANAGED_TIME = datetime.datetime(2020, 7, 1)
+_WEBSITE_ENDPOINT = re.compile(r"\.s3-website[.-]")
+
+
+def _names(items):
+    items = list(items)
+    return {"Quantity": len(items), "Items": items} if items else {"Quantity": 0}
+
+
+def _managed_config(policy_id):
+    name, (min_ttl, default_ttl, max_ttl), gzip, brotli, (headers, header_names), cookies, \
+        (queries, query_names) = MANAGED_CACHE_POLICIES[policy_id]
+    return {"Name": f"Managed-{name}", "Comment": f"AWS's managed cache policy {name} (test server).",
+            "MinTTL": min_ttl, "DefaultTTL": default_ttl, "MaxTTL": max_ttl,
+            "ParametersInCacheKeyAndForwardedToOrigin": {
+                "EnableAcceptEncodingGzip": gzip, "EnableAcceptEncodingBrotli": brotli,
+                "HeadersConfig": {"HeaderBehavior": headers, **({"Headers": _names(header_names)}
+                                                                if header_names else {})},
+                "CookiesConfig": {"CookieBehavior": cookies},
+                "QueryStringsConfig": {"QueryStringBehavior": queries, **({"QueryStrings": _names(query_names)}
+                                                                          if query_names else {})}}}
+
+
+class CachePolicy:
+    """A cache policy: one of AWS's managed ones, or one made with CreateCachePolicy."""
+
+    def __init__(self, policy_id, config, managed=False):
+        self.id, self.config, self.managed = policy_id, config, managed
+        self.last_modified_time = _MANAGED_TIME if managed else utcnow()
+        self.etag = ("E" + policy_id.replace("-", "")[:13].upper()) if managed else cf_models.random_id(length=14)
+
+    def view(self):
+        return {"Id": self.id, "LastModifiedTime": self.last_modified_time, "CachePolicyConfig": self.config}
+
+
+_MANAGED = {policy_id: CachePolicy(policy_id, _managed_config(policy_id), managed=True)
+            for policy_id in MANAGED_CACHE_POLICIES}
+
+
+def _custom_policies(backend):
+    # In the backend's own __dict__, which moto's reset empties.
+    return backend.__dict__.setdefault("strict_cloudfront_cache_policies", {})
+
+
+def _cache_policy(backend, policy_id):
+    policy = _MANAGED.get(policy_id) or _custom_policies(backend).get(policy_id)
+    if policy is None:
+        raise CloudFrontException("NoSuchCachePolicy", f"The cache policy {policy_id} does not exist.")
+    return policy
+
+
+def _count(block, what):
+    """The Items of a {Quantity, Items} *block*, checked as CloudFront checks them."""
+    block = block or {}
+    items = list(block.get("Items") or [])
+    if int(block.get("Quantity") or 0) != len(items):
+        raise CloudFrontException("InconsistentQuantities",
+                                  f"The value of Quantity and the size of Items for {what} do not match.")
+    return items
+
+
+def _check_cache_policy_config(backend, config, policy=None):
+    name = config.get("Name") or ""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", name):
+        raise InvalidArgument(f"The cache policy name {name!r} is not valid.")
+    for other in [*_MANAGED.values(), *_custom_policies(backend).values()]:
+        if other is not policy and other.config.get("Name") == name:
+            raise CloudFrontException("CachePolicyAlreadyExists", f"A cache policy named {name} already exists.")
+    min_ttl = int(config.get("MinTTL") or 0)
+    default_ttl = int(config["DefaultTTL"]) if config.get("DefaultTTL") is not None else max(min_ttl, 86400)
+    max_ttl = int(config["MaxTTL"]) if config.get("MaxTTL") is not None else max(default_ttl, 31536000)
+    if not 0 <= min_ttl <= default_ttl <= max_ttl:
+        raise InvalidArgument("MinTTL, DefaultTTL and MaxTTL must be such that MinTTL <= DefaultTTL <= MaxTTL.")
+    config.update(MinTTL=min_ttl, DefaultTTL=default_ttl, MaxTTL=max_ttl)
+    parameters = config.get("ParametersInCacheKeyAndForwardedToOrigin") or {}
+    queries = parameters.get("QueryStringsConfig") or {}
+    behavior = queries.get("QueryStringBehavior")
+    if behavior not in QUERY_STRING_BEHAVIORS:
+        raise InvalidArgument(f"QueryStringBehavior must be one of {', '.join(QUERY_STRING_BEHAVIORS)}.")
+    names = _count(queries.get("QueryStrings"), "QueryStrings")
+    if behavior in ("whitelist", "allExcept") and not names:
+        raise InvalidArgument(f"QueryStringBehavior {behavior} needs at least one query string name.")
+    if behavior in ("none", "all") and names:
+        raise InvalidArgument(f"QueryStringBehavior {behavior} takes no query string names.")
+    for block, key in (("HeadersConfig", "Headers"), ("CookiesConfig", "Cookies")):
+        _count((parameters.get(block) or {}).get(key), key)
+    if max_ttl == 0 and (behavior != "none" or (parameters.get("HeadersConfig") or {}).get("HeaderBehavior")
+                         not in (None, "none") or (parameters.get("CookiesConfig") or {}).get("CookieBehavior")
+                         not in (None, "none")):
+        raise InvalidArgument("A cache policy whose MaxTTL is 0 (caching disabled) cannot put headers, "
+                              "cookies or query strings in the cache key.")
+
+
+def _create_cache_policy(self):
+    config = self._get_param("CachePolicyConfig") or {}
+    _check_cache_policy_config(self.backend, config)
+    policy = CachePolicy(str(uuid.UUID(int=mock_random.getrandbits(128), version=4)), config)
+    _custom_policies(self.backend)[policy.id] = policy
+    return ActionResult({"CachePolicy": policy.view(), "ETag": policy.etag,
+                         "Location": f"https://cloudfront.amazonaws.com/2020-05-31/cache-policy/{policy.id}"})
+
+
+def _get_cache_policy(self):
+    policy = _cache_policy(self.backend, self._get_param("Id"))
+    return ActionResult({"CachePolicy": policy.view(), "ETag": policy.etag})
+
+
+def _get_cache_policy_config(self):
+    policy = _cache_policy(self.backend, self._get_param("Id"))
+    return ActionResult({"CachePolicyConfig": policy.config, "ETag": policy.etag})
+
+
+def _list_cache_policies(self):
+    kind = self._get_param("Type")
+    if kind not in (None, "managed", "custom"):
+        raise InvalidArgument("Type must be managed or custom.")
+    policies = [policy for policy in [*_MANAGED.values(), *_custom_policies(self.backend).values()]
+                if kind in (None, "managed" if policy.managed else "custom")]
+    page, next_marker = _page([policy.id for policy in policies], policies, self._get_param("Marker"),
+                              _max_items(self._get_param("MaxItems")))
+    return ActionResult({"CachePolicyList": {
+        "NextMarker": next_marker, "MaxItems": _max_items(self._get_param("MaxItems")), "Quantity": len(page),
+        "Items": [{"Type": "managed" if policy.managed else "custom", "CachePolicy": policy.view()}
+                  for policy in page] or None}})
+
+
+def _delete_cache_policy(self):
+    backend, policy_id = self.backend, self._get_param("Id")
+    policy = _cache_policy(backend, policy_id)
+    if policy.managed:
+        raise CloudFrontException("IllegalDelete", "A managed cache policy cannot be deleted.")
+    if_match = self._get_param("IfMatch")
+    if not if_match:
+        raise InvalidIfMatchVersion()
+    if if_match != policy.etag:
+        raise CloudFrontException("PreconditionFailed",
+                                  "The If-Match version does not match the current ETag of the cache policy.")
+    for distribution in backend.distributions.values():
+        if policy_id in _behavior_policies(distribution.distribution_config):
+            raise CloudFrontException("CachePolicyInUse",
+                                      f"The cache policy is used by the distribution {distribution.id}.")
+    del _custom_policies(backend)[policy_id]
+    return EmptyResult()
+
+
+def _behaviors(config):
+    """The cache behaviours of a DistributionConfig (a dict as received, or moto's
+    object), the default one last, as dicts or moto's objects."""
+    get = config.get if isinstance(config, dict) else functools.partial(getattr, config)
+    items = (get("CacheBehaviors", None) or {}).get("Items") or []
+    return [*items, get("DefaultCacheBehavior", None) or {}]
+
+
+def _behavior_policies(config):
+    return {getattr(behavior, "cache_policy_id", None) for behavior in _behaviors(config)}
+
+
+def _check_behaviors(backend, config):
+    """Raise what CloudFront answers for the cache behaviours and origins of a
+    DistributionConfig (a dict, as received)."""
+    origins = _count(config.get("Origins"), "Origins")
+    for origin in origins:
+        if "S3OriginConfig" in origin and _WEBSITE_ENDPOINT.search(origin.get("DomainName") or ""):
+            raise InvalidArgument("The parameter Origin DomainName does not refer to a valid S3 bucket "
+                                  "(an S3 website endpoint is a custom origin: CustomOriginConfig).")
+    origin_ids = {origin.get("Id") for origin in origins}
+    _count(config.get("CacheBehaviors"), "CacheBehaviors")
+    for behavior in _behaviors(config):
+        where = behavior.get("PathPattern") or "the default cache behavior"
+        if behavior.get("TargetOriginId") not in origin_ids:
+            raise CloudFrontException("NoSuchOrigin", "One or more of your origins or origin groups do not exist.")
+        policy_id = behavior.get("CachePolicyId")
+        if policy_id and behavior.get("ForwardedValues") is not None:
+            raise InvalidArgument(f"{where}: the parameter ForwardedValues cannot be used when a cache "
+                                  "policy is associated to the cache behavior.")
+        if not policy_id and behavior.get("ForwardedValues") is None:
+            raise InvalidArgument(f"{where}: the parameter ForwardedValues is required when no cache "
+                                  "policy is associated to the cache behavior.")
+        if policy_id:
+            _cache_policy(backend, policy_id)
+
+
+def _shaped_behavior(original):
+    """moto's cache behaviour __init__, answering as CloudFront: ForwardedValues only
+    for a behaviour without a cache policy, CachePolicyId only for one with, and no
+    empty OriginRequestPolicyId."""
+    def init(self, config):
+        original(self, config)
+        self.origin_request_policy_id = self.origin_request_policy_id or None
+        if self.cache_policy_id:
+            self.__dict__.pop("forwarded_values", None)
+        else:
+            self.cache_policy_id = None
+    return init
+
+
+# -- ListDistributions, ListDistributionsByConnectionMode -----------------------
+
+def _page(ids, items, marker, max_items):
+    """The page of *items* (whose ids are *ids*) after the id *marker*, and the NextMarker."""
+    if marker:
+        if marker not in ids:
+            raise InvalidArgument(f"The marker {marker!r} is not valid.")
+        start = ids.index(marker) + 1
+        ids, items = ids[start:], items[start:]
+    page = items[:max_items]
+    return page, (ids[len(page) - 1] if len(items) > max_items else None)
+
+
+def _distribution_list(self, mode=None):
+    backend = self.backend
+    with _lock:
+        hide = _switches.hide_tenant_only and mode is None
+    marker, max_items = self._get_param("Marker"), _max_items(self._get_param("MaxItems"))
+    if marker and marker not in backend.distributions:
+        raise InvalidArgument(f"The marker {marker!r} is not valid.")
+    distributions = list(backend.distributions.values())
+    if marker:
+        distributions = distributions[[d.id for d in distributions].index(marker) + 1:]
+    distributions = [d for d in distributions if mode in (None, _connection_mode(d))
+                     and not (hide and _connection_mode(d) == "tenant-only")]
+    page, next_marker = _page([d.id for d in distributions], distributions, None, max_items)
+    for distribution in page:
+        distribution.advance()
+    return ActionResult({"DistributionList": {
+        "Marker": marker or "", "NextMarker": next_marker, "MaxItems": max_items,
+        "IsTruncated": next_marker is not None, "Quantity": len(page), "Items": page or None}})
+
+
+def _list_distributions(self):
+    return _distribution_list(self)
+
+
+def _list_distributions_by_connection_mode(self):
+    mode = self._get_param("ConnectionMode")
+    if mode not in ("direct", "tenant-only"):
+        raise InvalidArgument(f"ConnectionMode must be direct or tenant-only, not {mode!r}.")
+    return _distribution_list(self, mode)
+
+
+@functools.cache
+def connection_mode_listing_support():
+    """Return None if botocore's model has ListDistributionsByConnectionMode, else why not."""
+    model = botocore.session.get_session().get_service_model("cloudfront")
+    if "ListDistributionsByConnectionMode" in model.operation_names:
+        return None
+    return f"botocore {botocore.__version__} has no ListDistributionsByConnectionMode in its CloudFront model"
+
+
+# -- IAM refusals -----------------------------------------------------------------
+
+DEFAULT_PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/invalidator-role/invalidator"
+
+
+def _denied_resource(self, action):
+    """The ARN IAM would name for *action* on this request."""
+    base = f"arn:{self.partition}:cloudfront::{self.current_account}:"
+    if "CachePolic" in action:
+        kind, resource_id = "cache-policy", self._get_param("Id")
+    elif "DistributionTenant" in action:
+        kind = "distribution-tenant"
+        resource_id = (self._get_param("DistributionTenantId") or self._get_param("Id")
+                       or self._get_param("Identifier"))
+    else:
+        kind, resource_id = "distribution", self._get_param("DistributionId") or self._get_param("Id")
+    if resource_id and resource_id.startswith("arn:"):
+        return resource_id, resource_id.rsplit("/", 1)[-1]
+    return (base + f"{kind}/{resource_id}" if resource_id else base + "*"), resource_id
+
+
+def _call_action(self):
+    action = self._get_action()
+    with _lock:
+        denial = _switches.denied.get(action)
+    if denial is not None:
+        ids, principal = denial
+        arn, resource_id = _denied_resource(self, action)
+        if ids is None or resource_id in ids:
+            error = CloudFrontException(
+                "AccessDenied", f"User: {principal} is not authorized to perform: cloudfront:{action} on resource: "
+                f"{arn} because no identity-based policy allows the cloudfront:{action} action")
+            status, headers, body = self.serialized(ActionResult(error))
+            headers["status"] = status
+            status, headers, body = self._transform_response(self.response_headers, (body, headers))
+            return (status, *self._enrich_response(headers, body))
+    return _before(cf_responses.CloudFrontResponse, "call_action")(self)
+
+
+def _backend_reset(self):
+    _before(cf_models.CloudFrontBackend, "reset")(self)
+    _reset_switches()
+
+
+_POLICY_METHODS = {
+    "create_cache_policy": _create_cache_policy,
+    "get_cache_policy": _get_cache_policy,
+    "get_cache_policy_config": _get_cache_policy_config,
+    "list_cache_policies": _list_cache_policies,
+    "delete_cache_policy": _delete_cache_policy,
+    "list_distributions": _list_distributions,
+}
+_POLICY_URL_PATHS = (
+    "{0}/2020-05-31/cache-policy$",
+    "{0}/2020-05-31/cache-policy/(?P<cache_policy_id>[^/]+)$",
+    "{0}/2020-05-31/cache-policy/(?P<cache_policy_id>[^/]+)/config$",
+)
+_BY_MODE_URL_PATH = "{0}/2020-05-31/distributionsByConnectionMode/(?P<connection_mode>[^/]+)$"
+
+
+def _before(owner, attribute):
+    """What *owner*.*attribute* was before _patch(): its own, or the one it inherited."""
+    before = _patched.get((owner, attribute), _ABSENT)
+    return getattr(super(owner, owner), attribute) if before is _ABSENT else before
+
+
 def _patch(owner, attribute, value):
     _patched.setdefault((owner, attribute), owner.__dict__.get(attribute, _ABSENT))
     setattr(owner, attribute, value)
@@ -682,10 +1172,22 @@ def install():
     _patch(backend, "create_distribution_with_tags", _checked_create_distribution)
     _patch(backend, "update_distribution", _checked_update_distribution)
     _patch(cf_models.Distribution, "connection_mode", property(_connection_mode))
+    for behavior in (cf_models.DefaultCacheBehaviour, cf_models.CacheBehaviour):
+        _patch(behavior, "__init__", _shaped_behavior(behavior.__init__))
+    _patch(backend, "reset", _backend_reset)
+    _patch(cf_responses.CloudFrontResponse, "call_action", _call_action)
+    for name, method in _POLICY_METHODS.items():
+        _patch(cf_responses.CloudFrontResponse, name, method)
+    dispatch = cf_urls.url_paths["{0}/2020-05-31/distribution$"]
+    for url_path in _POLICY_URL_PATHS:
+        _patch_url(url_path, dispatch)
+    if connection_mode_listing_support() is None:
+        _patch(cf_responses.CloudFrontResponse, "list_distributions_by_connection_mode",
+               _list_distributions_by_connection_mode)
+        _patch_url(_BY_MODE_URL_PATH, dispatch)
     if tenant_support() is None:
         for name, method in _TENANT_METHODS.items():
             _patch(cf_responses.CloudFrontResponse, name, method)
-        dispatch = cf_urls.url_paths["{0}/2020-05-31/distribution$"]
         for url_path in _TENANT_URL_PATHS:
             _patch_url(url_path, dispatch)
 
@@ -741,10 +1243,77 @@ def refuse(*paths):
 
 
 def reset():
-    """Forget the refused paths and the request log."""
+    """Forget the refused paths and the request log; turn every switch below off."""
     with _lock:
         _refused.clear()
         _log.clear()
+    _reset_switches()
+
+
+def _reset_switches():
+    global _switches
+    with _lock:
+        _switches = _Switches()
+
+
+def hold_invalidations(hold=True):
+    """From now on, new invalidations stay InProgress (until complete_invalidations()),
+    or, with *hold* False, complete at once again (as by default)."""
+    with _lock:
+        _switches.hold = hold
+
+
+def complete_invalidations(target_id=None):
+    """Complete the invalidations held InProgress (of one distribution or tenant, given
+    its id, or all); return how many were completed."""
+    with _lock:
+        done = [(owner, invalidation) for owner, invalidation in _switches.held
+                if target_id in (None, owner) and invalidation.status == "InProgress"]
+        for _, invalidation in done:
+            invalidation.status = "Completed"
+        _switches.held = [entry for entry in _switches.held if entry[1].status == "InProgress"]
+    return len(done)
+
+
+def in_progress(target_id):
+    """Return (wildcard paths, file paths) in progress on a distribution or tenant."""
+    with _lock:
+        paths = [path for owner, invalidation in _switches.held
+                 if owner == target_id and invalidation.status == "InProgress" for path in invalidation.paths]
+    return _wildcards(paths), len(paths) - _wildcards(paths)
+
+
+def too_many_in_progress(target_id=None):
+    """The requests (see requests()) answered TooManyInvalidationsInProgress, of one
+    distribution or tenant, or all."""
+    return [request for request in requests() if request.outcome == "TooManyInvalidationsInProgress"
+            and target_id in (None, request.distribution_id)]
+
+
+def fail_fast_on_wildcards(fail_fast=True):
+    """A request with more than MAX_WILDCARDS wildcard paths of its own: refused with
+    InvalidArgument and WILDCARD_MESSAGE (*fail_fast*, the default), or, as real
+    CloudFront, with TooManyInvalidationsInProgress (which waiting never cures)."""
+    with _lock:
+        _switches.fail_fast = fail_fast
+
+
+def hide_tenant_only_from_list_distributions(hide=True):
+    """ListDistributions leaves out tenant-only distributions (*hide*), or lists them (the default)."""
+    with _lock:
+        _switches.hide_tenant_only = hide
+
+
+def deny(operation, *resource_ids, principal=DEFAULT_PRINCIPAL):
+    """Answer *operation* (e.g. "GetDistributionConfig") with AccessDenied (403), as
+    IAM does, on the resources *resource_ids* (distribution, tenant or cache policy
+    ids), or on all when none are given."""
+    with _lock:
+        ids = None if not resource_ids else set(resource_ids)
+        before = _switches.denied.get(operation)
+        if before is not None and ids is not None:
+            ids = None if before[0] is None else before[0] | ids
+        _switches.denied[operation] = (ids, principal)
 
 
 def requests():
@@ -830,3 +1399,69 @@ def delete_tenant(cf, tenant_id):
             settings["Parameters"] = found["Parameters"]
         etag = cf.update_distribution_tenant(Id=tenant_id, IfMatch=etag, **settings)["ETag"]
     cf.delete_distribution_tenant(Id=tenant_id, IfMatch=etag)
+
+
+# -- helpers for tests: arrange cache behaviours through boto3 -------------------
+
+def website_origin(bucket, region="us-east-1"):
+    """The S3 website endpoint of *bucket*: a custom origin (http-only) for CloudFront."""
+    return f"{bucket}.s3-website-{region}.amazonaws.com"
+
+
+def _cache_settings(policy):
+    """A behaviour's cache settings: a cache policy id, or legacy ForwardedValues
+    from {"QueryString": bool, "QueryStringCacheKeys": [names]} (Cookies forwarded: none)."""
+    if isinstance(policy, str):
+        return {"CachePolicyId": policy}
+    forwarded = {"QueryString": bool(policy.get("QueryString")), "Cookies": {"Forward": "none"}}
+    if policy.get("QueryStringCacheKeys"):
+        forwarded["QueryStringCacheKeys"] = _names(policy["QueryStringCacheKeys"])
+    return {"ForwardedValues": forwarded, "MinTTL": 0}
+
+
+def distribution_with_behaviors(cf, origins, default=CACHING_OPTIMIZED, behaviors=(), tenant_only=False):
+    """Create, through the boto3 client *cf*, a distribution with cache behaviours; return its id.
+
+    *origins*: domain names, or (domain name, origin path) pairs (website endpoints
+    get a CustomOriginConfig). *default*: the default behaviour's cache settings, a
+    cache policy id or {"QueryString": True/False[, "QueryStringCacheKeys": [...]]}
+    for legacy ForwardedValues. *behaviors*: (path pattern, settings) or (path
+    pattern, settings, origin index) in CacheBehaviors order. *tenant_only*: a
+    multi-tenant distribution (botocore with tenants only).
+    """
+    items = _origin_items(origins)
+    ordered = []
+    for behavior in behaviors:
+        pattern, settings, origin = (*behavior, 0) if len(behavior) == 2 else behavior
+        ordered.append({"PathPattern": pattern, "TargetOriginId": f"origin-{origin}",
+                        "ViewerProtocolPolicy": "allow-all", **_cache_settings(settings)})
+    config = {
+        "CallerReference": f"behaviors-{uuid.uuid4()}",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {"Quantity": len(items), "Items": items},
+        "DefaultCacheBehavior": {"TargetOriginId": "origin-0", "ViewerProtocolPolicy": "allow-all",
+                                 **_cache_settings(default)},
+        "CacheBehaviors": {"Quantity": len(ordered), **({"Items": ordered} if ordered else {})},
+    }
+    if tenant_only:
+        _require_tenants()
+        config["ConnectionMode"] = "tenant-only"
+    return cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+
+def cache_policy(cf, query_behavior="none", names=(), name=None, ttls=(1, 86400, 31536000)):
+    """Create, through the boto3 client *cf*, a custom cache policy whose cache key
+    has the query strings *query_behavior* ("none", "whitelist", "allExcept", "all")
+    *names*; return its id."""
+    queries = {"QueryStringBehavior": query_behavior}
+    if names:
+        queries["QueryStrings"] = _names(names)
+    min_ttl, default_ttl, max_ttl = ttls
+    config = {"Name": name or f"test-{uuid.uuid4().hex[:12]}", "Comment": "", "MinTTL": min_ttl,
+              "DefaultTTL": default_ttl, "MaxTTL": max_ttl,
+              "ParametersInCacheKeyAndForwardedToOrigin": {
+                  "EnableAcceptEncodingGzip": True, "EnableAcceptEncodingBrotli": True,
+                  "HeadersConfig": {"HeaderBehavior": "none"}, "CookiesConfig": {"CookieBehavior": "none"},
+                  "QueryStringsConfig": queries}}
+    return cf.create_cache_policy(CachePolicyConfig=config)["CachePolicy"]["Id"]

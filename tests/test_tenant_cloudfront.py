@@ -480,3 +480,66 @@ def test_each_test_starts_without_tenants(cf):
     """conftest's clean_state resets moto between tests; nothing leaks (see the tests above)."""
     assert "DistributionTenantList" not in cf.list_distribution_tenants()
     assert strict_cloudfront.requests() == []
+
+
+
+# -- listing by connection mode, hidden tenant-only distributions ------------------
+
+def test_list_by_connection_mode_and_hiding_tenant_only(cf, template):
+    direct = create_distribution(cf, "plain.s3.amazonaws.com")
+    by_mode = {mode: [s["Id"] for s in cf.list_distributions_by_connection_mode(ConnectionMode=mode)[
+        "DistributionList"].get("Items", [])] for mode in ("direct", "tenant-only")}
+    assert by_mode == {"direct": [direct], "tenant-only": [template]}
+    assert [s["Id"] for s in cf.list_distributions()["DistributionList"]["Items"]] == [template, direct]
+    strict_cloudfront.hide_tenant_only_from_list_distributions()
+    listed = cf.list_distributions()["DistributionList"]
+    assert ([s["Id"] for s in listed["Items"]], listed["Quantity"]) == ([direct], 1)
+    assert [s["Id"] for s in cf.list_distributions_by_connection_mode(ConnectionMode="tenant-only")[
+        "DistributionList"]["Items"]] == [template]
+    strict_cloudfront.reset()
+    assert len(cf.list_distributions()["DistributionList"]["Items"]) == 2
+
+
+def test_tenant_only_distribution_with_behaviors(cf):
+    custom = strict_cloudfront.cache_policy(cf, "all")
+    dist = strict_cloudfront.distribution_with_behaviors(
+        cf, ["bucket.s3.amazonaws.com"], behaviors=[("search*", custom)],
+        tenant_only=True)
+    for config in (cf.get_distribution_config(Id=dist)["DistributionConfig"],
+                   cf.get_distribution(Id=dist)["Distribution"]["DistributionConfig"]):
+        assert config["ConnectionMode"] == "tenant-only"
+        assert [(b["PathPattern"], b["CachePolicyId"]) for b in config["CacheBehaviors"]["Items"]] == [
+            ("search*", custom)]
+        assert config["DefaultCacheBehavior"]["CachePolicyId"] == strict_cloudfront.CACHING_OPTIMIZED
+
+
+# -- tenants' invalidations in progress, IAM refusals --------------------------------
+
+def test_tenant_wildcards_in_progress_count_per_tenant(cf, template, alpha):
+    beta = tenant(cf, template, "beta", {"tenantName": "beta"})
+    strict_cloudfront.hold_invalidations()
+    made = invalidate(cf, alpha, [f"/d{i}/*" for i in range(15)])["Invalidation"]
+    assert made["Status"] == "InProgress"
+    got = cf.get_invalidation_for_distribution_tenant(DistributionTenantId=alpha, Id=made["Id"])
+    assert got["Invalidation"]["Status"] == "InProgress"
+    assert refused(cf, alpha, ["/x/*"], "ref-2")[::2] == ("TooManyInvalidationsInProgress", 400)
+    invalidate(cf, beta, [f"/d{i}/*" for i in range(15)])             # another tenant: its own count
+    assert strict_cloudfront.in_progress(alpha) == (15, 0)
+    [throttled] = strict_cloudfront.too_many_in_progress()
+    assert (throttled.distribution_id, throttled.tenant_of) == (alpha, template)
+    assert strict_cloudfront.complete_invalidations(alpha) == 1
+    invalidate(cf, alpha, ["/x/*"], "ref-2")
+    statuses = [s["Status"] for s in cf.list_invalidations_for_distribution_tenant(Id=alpha)[
+        "InvalidationList"]["Items"]]
+    assert statuses == ["InProgress", "Completed"]                     # newest first
+
+
+def test_deny_a_tenant_operation(cf, alpha):
+    strict_cloudfront.deny("CreateInvalidationForDistributionTenant")
+    with pytest.raises(ClientError) as caught:
+        invalidate(cf, alpha, ["/a"])
+    response = caught.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
+    assert (f"cloudfront:CreateInvalidationForDistributionTenant on resource: "
+            f"arn:aws:cloudfront::123456789012:distribution-tenant/{alpha} because") in response["Error"]["Message"]
+    assert strict_cloudfront.requests() == []
