@@ -62,9 +62,9 @@ import logging
 import os
 import random
 import re
-import threading
 import time
 from collections import Counter, namedtuple
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_plus
 
 import boto3
@@ -146,8 +146,7 @@ def parse_settings(env):
         raise ValueError("INDEX_DOCUMENT: expected a file name such as index.html, got "
                          f"{index_document!r}")
     max_paths = (env.get("MAX_PATHS") or str(DEFAULT_MAX_PATHS)).strip()
-    if not max_paths.isascii() or not max_paths.isdigit() or \
-            not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
+    if not re.fullmatch(r"[0-9]+", max_paths) or not 1 <= int(max_paths) <= CLOUDFRONT_MAX_PATHS:
         raise ValueError(f"MAX_PATHS: expected a whole number from 1 to "
                          f"{CLOUDFRONT_MAX_PATHS}, got {max_paths!r}")
     dry_run = (env.get("DRY_RUN") or "").strip().lower()
@@ -158,8 +157,8 @@ def parse_settings(env):
     if log_level not in _LOG_LEVELS:
         raise ValueError("LOG_LEVEL: expected DEBUG, INFO, WARNING (or WARN), ERROR or "
                          f"CRITICAL (or Lambda's TRACE, FATAL), got {log_level!r}")
-    return Settings(ids, origin_path, index_document, _exclude(env), int(max_paths),
-                    dry_run in _TRUE, _LOG_LEVELS[log_level])
+    return Settings(ids, origin_path, index_document, _exclude(env),
+                    int(max_paths), dry_run in _TRUE, _LOG_LEVELS[log_level])
 
 
 def _distribution_ids(env):
@@ -181,10 +180,8 @@ def _distribution_ids(env):
 def _exclude(env):
     """Return EXCLUDE_PATTERN compiled, or None when unset."""
     pattern = env.get("EXCLUDE_PATTERN") or ""
-    if not pattern:
-        return None
     try:
-        return re.compile(pattern)
+        return re.compile(pattern) if pattern else None
     except re.error as error:
         raise ValueError(f"EXCLUDE_PATTERN: {pattern} is not a valid Python regular "
                          f"expression ({error})") from None
@@ -208,12 +205,14 @@ _GLOB_STAR = re.compile(r"(?:^|/)\*|(?<![.\\)\]}])\*\.")
 
 
 def exclude_warnings(exclude):
-    """Return what looks wrong with the compiled EXCLUDE_PATTERN *exclude*."""
-    pattern = exclude.pattern if exclude else ""
-    found = []
+    """Return what looks wrong with the compiled EXCLUDE_PATTERN *exclude*.
+
+    local_run.py adds the regular expression a glob would be.
+    """
+    pattern, found = exclude.pattern if exclude else "", []
     if _GLOB_STAR.search(pattern):
         found.append(f"EXCLUDE_PATTERN {pattern} looks like a glob, but it is a Python "
-                     f"regular expression searched in each key")
+                     "regular expression searched in each key")
     if pattern.lstrip("^").startswith("/"):
         found.append(f"EXCLUDE_PATTERN {pattern} starts with /, but S3 keys don't "
                      "(assets/app.js, not /assets/app.js): it matches no key. Without the /: "
@@ -242,6 +241,10 @@ MAX_KEY_BYTES = 1024   # S3's limit, which keeps every path under CloudFront's 4
 _JSON = json.JSONDecoder()   # raw_decode: json.loads without its Python layers
 
 
+class _Malformed(ValueError):
+    """A record that says what it is but lacks what that needs."""
+
+
 def object_events(event, skipped=None):
     """Return the ObjectEvents of every S3 record in a Lambda *event*.
 
@@ -250,99 +253,85 @@ def object_events(event, skipped=None):
     records. Anything else is logged, skipped and counted in the Counter
     *skipped* by reason, so a malformed message never hides its neighbours.
     """
-    reader = _Reader(Counter() if skipped is None else skipped)
-    reader.message(event, "event", None, 0)
-    return reader.found
+    skipped = Counter() if skipped is None else skipped
+    found = []
+    for item in _read(_envelope, event, "event", None, 0):
+        if isinstance(item, _Malformed):
+            skipped["Malformed"] += 1
+        elif item is None:   # an event that changes no object's content
+            skipped["NotAChange"] += 1
+        else:
+            found.append(item)
+    return found
 
 
-class _Malformed(ValueError):
-    """A record that says what it is but lacks what that needs."""
-
-
-class _Reader:
-    """Collects the ObjectEvents of nested envelopes, and counts what it skips."""
-
-    def __init__(self, skipped):
-        self.found, self.skipped = [], skipped
-
-    def skip(self, where, problem):
-        """Log that what *where* names is skipped, and why."""
+def _read(reader, message, where, message_id, depth):
+    """Yield what reader(message, ...) yields; log a _Malformed it raises, and yield that."""
+    try:
+        yield from reader(message, where, message_id, depth)
+    except _Malformed as problem:
         logger.warning("%s: %s; skipped", where, problem)
-        self.skipped["Malformed"] += 1
+        yield problem
 
-    def keep(self, event):
-        """Keep *event*, or count it skipped when it is None (no content change)."""
-        if event is None:
-            self.skipped["NotAChange"] += 1
-        else:
-            self.found.append(event)
 
-    def message(self, message, where, message_id, depth):
-        """Collect the ObjectEvents of one envelope, which *where* names."""
-        if not isinstance(message, dict):
-            self.skip(where, f"expected a JSON object, got {type(message).__name__}")
-        elif depth > _MAX_NESTING:
-            self.skip(where, "envelopes nested too deep")
-        elif "Records" in message:
-            self.records(message["Records"], where, message_id, depth)
-        elif message.get("source") == "aws.s3" and "detail-type" in message:
-            self.read(_from_eventbridge, message, where, message_id)
-        elif "requestPayload" in message and isinstance(message.get("requestContext"), dict):
-            logger.info("%s: replaying the event of Lambda request %r (%r)", where,
-                        *map(message["requestContext"].get, ("requestId", "condition")))
-            self.message(message["requestPayload"], f"{where}.requestPayload", message_id,
-                         depth + 1)
-        elif message.get("Event") == "s3:TestEvent":
-            logger.info("%s: s3:TestEvent for bucket %r ignored", where, message.get("Bucket"))
-        elif message.get("Type") == "Notification" and "Message" in message:
-            self.json(message["Message"], f"{where}.Message", message_id, depth + 1)
-        else:
-            self.skip(where, "not an S3 notification, SQS, SNS, EventBridge or Lambda "
-                             f"destination event (keys: {_some_keys(message)})")
-
-    def read(self, reader, record, where, message_id):
-        """Keep reader(record, message_id), or skip the record if it is malformed."""
-        try:
-            self.keep(reader(record, message_id))
-        except _Malformed as problem:
-            self.skip(where, problem)
-
-    def records(self, records, where, message_id, depth):
-        """Collect the ObjectEvents of a Records list: S3, SQS or SNS records."""
+def _envelope(message, where, message_id, depth):
+    """Yield the ObjectEvents of one envelope, which *where* names; raise _Malformed."""
+    if not isinstance(message, dict):
+        raise _Malformed(f"expected a JSON object, got {type(message).__name__}")
+    if depth > _MAX_NESTING:
+        raise _Malformed("envelopes nested too deep")
+    context = message.get("requestContext")
+    if "Records" in message:   # S3, SQS or SNS records
+        records = message["Records"]
         if not isinstance(records, list):
-            self.skip(where, f"expected Records to be a list, got {type(records).__name__}")
-            return
+            raise _Malformed(f"expected Records to be a list, got {type(records).__name__}")
         for index, record in enumerate(records):
-            here, sns = f"{where}.Records[{index}]", {}
-            if isinstance(record, dict) and isinstance(record.get("Sns"), dict):
-                sns = record["Sns"]
-            if not isinstance(record, dict):
-                self.skip(here, f"expected a JSON object, got {type(record).__name__}")
-            elif "s3" in record:
-                self.read(_from_s3_record, record, here, message_id)
-            elif "body" in record or record.get("eventSource") == "aws:sqs":
-                sqs_id = _message_id(record.get("messageId"))
-                self.json(record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1)
-            elif sns:
-                self.json(sns.get("Message"), f"SNS message {_message_id(sns.get('MessageId'))}",
-                          message_id, depth + 1)
-            else:
-                self.skip(here, f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
+            yield from _read(_record, record, f"{where}.Records[{index}]", message_id, depth)
+    elif message.get("source") == "aws.s3" and "detail-type" in message:
+        yield _from_eventbridge(message, message_id)
+    elif "requestPayload" in message and isinstance(context, dict):   # a destination's
+        logger.info("%s: replaying the event of Lambda request %r (%r)", where,
+                    context.get("requestId"), context.get("condition"))
+        yield from _read(_envelope, message["requestPayload"], f"{where}.requestPayload",
+                         message_id, depth + 1)
+    elif message.get("Event") == "s3:TestEvent":
+        logger.info("%s: s3:TestEvent for bucket %r ignored", where, message.get("Bucket"))
+    elif message.get("Type") == "Notification" and "Message" in message:   # SNS's
+        yield from _read(_json, message["Message"], f"{where}.Message", message_id, depth + 1)
+    else:
+        raise _Malformed("not an S3 notification, SQS, SNS, EventBridge or Lambda destination "
+                         f"event (keys: {_some_keys(message)})")
 
-    def json(self, text, where, message_id, depth):
-        """Collect the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
-        if not isinstance(text, str):
-            self.skip(where, f"expected a JSON string, got {type(text).__name__}")
-            return
-        document = text.strip()
-        try:
-            message, end = _JSON.raw_decode(document)
-        except (ValueError, RecursionError):   # RecursionError: deeper than the stack
-            end = -1
-        if end != len(document):
-            self.skip(where, f"body is not JSON (starts {text[:60]!r})")
-            return
-        self.message(message, where, message_id, depth)
+
+def _record(record, where, message_id, depth):
+    """Yield the ObjectEvents of one S3, SQS or SNS record; raise _Malformed."""
+    if not isinstance(record, dict):
+        raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
+    sns = record.get("Sns")
+    if "s3" in record:
+        yield _from_s3_record(record, message_id)
+    elif "body" in record or record.get("eventSource") == "aws:sqs":
+        sqs_id = _message_id(record.get("messageId"))
+        yield from _read(_json, record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1)
+    elif isinstance(sns, dict):
+        where = f"SNS message {_message_id(sns.get('MessageId'))}"
+        yield from _read(_json, sns.get("Message"), where, message_id, depth + 1)
+    else:
+        raise _Malformed(f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
+
+
+def _json(text, where, message_id, depth):
+    """Yield the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
+    if not isinstance(text, str):
+        raise _Malformed(f"expected a JSON string, got {type(text).__name__}")
+    document = text.strip()
+    try:
+        message, end = _JSON.raw_decode(document)
+    except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
+        end = -1
+    if end != len(document):
+        raise _Malformed(f"body is not JSON (starts {text[:60]!r})")
+    yield from _envelope(message, where, message_id, depth)
 
 
 def _message_id(value):
@@ -419,6 +408,7 @@ def object_event(part, key, name, time_="", version=None, message_id=None):
                          f"({MAX_KEY_BYTES})")
     return ObjectEvent(bucket, key, name, time_, identity, message_id)
 
+
 # -- Keys -> paths -----------------------------------------------------------
 
 # What goes into a path verbatim: letters, digits and -._!$&'()+,/:;=@. The
@@ -430,10 +420,8 @@ def object_event(part, key, name, time_="", version=None, message_id=None):
 # first of them stands (docs/how-it-works.md, "Encoding", has the evidence).
 _VERBATIM = re.compile(r"[A-Za-z0-9\-._!$&'()+,/:;=@]*")
 _NO_EXACT_PATH = re.compile(r"[~*\[\]|^]")
-_ENCODED_BYTE = [f"%{byte:02X}" for byte in range(256)]
-for _byte in range(128):
-    if _VERBATIM.fullmatch(chr(_byte)):
-        _ENCODED_BYTE[_byte] = chr(_byte)
+_ENCODED_BYTE = [chr(byte) if _VERBATIM.fullmatch(chr(byte)) else f"%{byte:02X}"
+                 for byte in range(256)]
 
 # Where a bucket's objects are served, and how they are cached there:
 #   target     a distribution's id, or a tenant's ("dt_...")
@@ -715,41 +703,44 @@ _S3_ORIGIN = re.compile(r"(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3(?P<website>-websi
                         r"(?:[.-](?:dualstack\.)?(?:[a-z]{2}(?:-[a-z]+)+-\d+|external-1))?"
                         r"\.amazonaws\.com(?:\.cn)?")
 _PARAMETER = re.compile(r"\{\{([^{}]*)\}\}")   # a multi-tenant distribution's {{parameter}}
-# AWS's managed cache policies, by id: whether the cache key holds query strings
-# (CloudFront Developer Guide, "Use managed cache policies"). Another policy
-# is read with GetCachePolicy.
-MANAGED_POLICIES = {
-    "2e54312d-136d-493c-8eb9-b001f22f67d2": "all",     # Amplify
-    "4cc15a8a-d715-48a4-82b8-cc0b614638fe": "all",     # UseOriginCacheControlHeaders-QueryStrings
-    "08627262-05a9-4f76-9ded-b50ca2e3a84f": "whitelist",   # Elemental-MediaPackage
-    "658327ea-f89d-4fab-a63d-7e88639e58f6": "none",    # CachingOptimized
-    "4135ea2d-6df8-44a3-9df3-4b5a84be39ad": "none",    # CachingDisabled
-    "b2884449-e4de-46a7-ac36-70bc7f1ddd6d": "none",    # CachingOptimizedForUncompressedObjects
-    "83da9c7e-98b4-4e11-a168-04f0df8e2c65": "none"}    # UseOriginCacheControlHeaders
+# AWS's managed cache policies, whose ids are published (CloudFront Developer
+# Guide, "Use managed cache policies"): Amplify, UseOriginCacheControlHeaders-
+# QueryStrings and Elemental-MediaPackage key their cache on query strings;
+# CachingOptimized, CachingDisabled, CachingOptimizedForUncompressedObjects and
+# UseOriginCacheControlHeaders don't. Other policies are read (GetCachePolicy).
+QUERY_KEYED_POLICIES = {"2e54312d-136d-493c-8eb9-b001f22f67d2",
+                        "4cc15a8a-d715-48a4-82b8-cc0b614638fe", "08627262-05a9-4f76-9ded-b50ca2e3a84f"}
+MANAGED_POLICIES = QUERY_KEYED_POLICIES | {
+    "658327ea-f89d-4fab-a63d-7e88639e58f6", "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+    "b2884449-e4de-46a7-ac36-70bc7f1ddd6d", "83da9c7e-98b4-4e11-a168-04f0df8e2c65"}
 _QUERY_KEYED = ("whitelist", "allExcept", "all")
 
 
-def bucket_of_origin(domain_name):
+def bucket_of_origin(domain_name, website=False):
     """Return the bucket an origin domain name serves, or None if it is no S3 one.
 
     Covers the REST endpoints (BUCKET.s3.amazonaws.com, BUCKET.s3.REGION...,
     BUCKET.s3-REGION...) and the website endpoints (BUCKET.s3-website-REGION...,
-    BUCKET.s3-website.REGION...).
+    BUCKET.s3-website.REGION...): with *website*, those only, which serve a
+    directory's index document.
     """
     match = _S3_ORIGIN.fullmatch(domain_name.lower().rstrip("."))
-    return match and match["bucket"]
+    if match and (match["website"] or not website):
+        return match["bucket"]
+    return None
 
 
-def is_website(domain_name):
-    """Return whether *domain_name* is an S3 website endpoint (serving index pages)."""
-    match = _S3_ORIGIN.fullmatch(domain_name.lower().rstrip("."))
-    return bool(match and match["website"])
+def _dig(value, *keys):
+    """Return value[key][key2]..., or {} where a level is missing, None or empty."""
+    for key in keys:
+        value = (value or {}).get(key)
+    return value or {}
 
 
 def origins(dist):
     """Return the (domain name, origin path) of each origin of the distribution *dist*."""
     return [(o.get("DomainName") or "", o.get("OriginPath") or "")
-            for o in (dist.get("Origins") or {}).get("Items") or ()]
+            for o in _dig(dist, "Origins", "Items")]
 
 
 def is_multi_tenant(dist):
@@ -769,23 +760,23 @@ def may_serve_s3(dist):
 
 def _behaviors_of(dist):
     """Return the cache behaviors of *dist* in CloudFront's order, the default last."""
-    listed = (dist.get("CacheBehaviors") or {}).get("Items") or []
-    return [*listed, dist.get("DefaultCacheBehavior") or {}]
+    return [*_dig(dist, "CacheBehaviors", "Items"), _dig(dist, "DefaultCacheBehavior")]
 
 
 def custom_policies(dist):
     """Return the ids of *dist*'s cache policies that are not AWS's managed ones."""
     found = {behavior.get("CachePolicyId") for behavior in _behaviors_of(dist)}
-    return sorted(found - set(MANAGED_POLICIES) - {None, ""})
+    return sorted(found - MANAGED_POLICIES - {None, ""})
 
 
 def cache_behaviors(dist, policies=None):
     """Return ((path pattern, why it keys on query strings, or ""), ...) of *dist*.
 
     In CloudFront's order, the default behavior last as "*". A behavior keys
-    its cache on query strings when its cache policy's QueryStringBehavior
-    (MANAGED_POLICIES, or *policies* for custom ones) is whitelist, allExcept
-    or all; a legacy one, when its ForwardedValues.QueryString is true.
+    its cache on query strings when its cache policy's QueryStringBehavior is
+    whitelist, allExcept or all (QUERY_KEYED_POLICIES, or *policies*, mapping
+    a custom policy's id to its GetCachePolicy answer); a legacy one, when its
+    ForwardedValues.QueryString is true.
     """
     found = []
     for behavior in _behaviors_of(dist):
@@ -793,9 +784,11 @@ def cache_behaviors(dist, policies=None):
         if pattern:
             name = f"the behavior {pattern}"
         policy = behavior.get("CachePolicyId")
-        keyed = (behavior.get("ForwardedValues") or {}).get("QueryString") is True
+        keyed = _dig(behavior, "ForwardedValues").get("QueryString") is True
         if policy:
-            keyed = {**MANAGED_POLICIES, **(policies or {})}.get(policy) in _QUERY_KEYED
+            key = _dig((policies or {}).get(policy), "CachePolicy", "CachePolicyConfig",
+                       "ParametersInCacheKeyAndForwardedToOrigin", "QueryStringsConfig")
+            keyed = policy in QUERY_KEYED_POLICIES or key.get("QueryStringBehavior") in _QUERY_KEYED
         why = f"{name} keys its cache on query strings" if keyed else ""
         found.append((pattern or "*", why))
     return tuple(found)
@@ -820,7 +813,7 @@ def routes_from_distributions(distributions, tenants=None, policies=None):
                 domain, prefix = _filled(domain, values), _filled(path, values).strip("/")
                 bucket = bucket_of_origin(domain)
                 route = Route(target, prefix and prefix + "/", behaviors,
-                              "index.html" if is_website(domain) else "")
+                              "index.html" if bucket_of_origin(domain, True) else "")
                 if bucket and "{{" in prefix:
                     logger.warning("Tenant %s leaves a parameter of the origin path %r unset: "
                                    "it is not invalidated", target, path)
@@ -841,7 +834,7 @@ def _filled(text, values):
 _CONNECT_TIMEOUT_S, _READ_TIMEOUT_S = 1.0, 7.0
 # Attempts alive at once, abandoned ones included. An abandoned attempt runs
 # on until its own socket timeouts end it (an answer dripped for minutes keeps
-# it that long): past this many, a new attempt waits for a slot, so a warm
+# it that long): past this many, a new attempt waits for a thread, so a warm
 # container never piles them up.
 ATTEMPT_SLOTS = 4
 CACHE_TTL_S = 300   # discovery's routes, DISTRIBUTION_ID's configurations, cache policies
@@ -866,7 +859,7 @@ class Container:
 
     client        the CloudFront client, made once (new_client)
     clock, sleep  time.monotonic and time.sleep: every deadline is on clock
-    slots         the attempt slots: at most ATTEMPT_SLOTS attempts alive
+    attempts      the threads that make the calls: at most ATTEMPT_SLOTS attempts alive
     cache         {(kind, name): (expiry, value)}: discovery's routes, each
                   target's configuration, cache policies; CACHE_TTL_S each
     said          what was said once already (first)
@@ -875,12 +868,14 @@ class Container:
 
     def __init__(self, client=None):
         self.client = client or new_client()
+        self.attempts = ThreadPoolExecutor(ATTEMPT_SLOTS, "cloudfront-attempt")
         self.reset()
 
     def reset(self, clock=time.monotonic, sleep=time.sleep):
-        """Forget all but the client, as a new container would."""
+        """Forget all but the client, as a new container would (abandoned attempts end alone)."""
         self.clock, self.sleep = clock, sleep
-        self.slots = threading.BoundedSemaphore(ATTEMPT_SLOTS)
+        self.attempts.shutdown(wait=False, cancel_futures=True)
+        self.attempts = ThreadPoolExecutor(ATTEMPT_SLOTS, "cloudfront-attempt")
         self.cache, self.said, self.network_hint = {}, set(), _VPC_HINT
 
     def cached(self, kind, name, make, *args):
@@ -914,23 +909,21 @@ _THROTTLING_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded"
                      "TooManyInvalidationsInProgress"}
 _RETRYABLE_CODES = _THROTTLING_CODES | {"ServiceUnavailable", "InternalError", "InternalFailure"}
 _DROPPED = (BotoConnectionError, HTTPClientError, ResponseParserError)
-_BACKOFF_BASE_S, _BACKOFF_CAP_S = 0.5, 20.0
-# A throttle says CloudFront's bucket is empty (about 0.5 tokens a second): in
-# a deploy burst hundreds of invocations wait for it, and their attempts add up
-# to about (invocations waiting) / (mean wait) a second. So after a throttle the
-# ceiling starts at 8 s and grows fourfold to 180 s in three waits; its mean of
-# 90 s holds 300 waiting invocations to about 3 attempts a second, where 20 s
-# gave 30 (benchmarks/burst.py).
-_THROTTLE_BASE_S, _THROTTLE_GROWTH, _THROTTLE_CAP_S = 2.0, 4, 180.0
+# Backoff (base, growth, ceiling) after a throttle and after anything else. A
+# throttle says CloudFront's bucket is empty (about 0.5 tokens a second): in a
+# deploy burst hundreds of invocations wait for it, and their attempts add up
+# to about (invocations waiting) / (mean wait) a second. So after a throttle
+# the ceiling starts at 8 s and grows fourfold to 180 s in three waits; its
+# mean of 90 s holds 300 waiting invocations to about 3 attempts a second,
+# where 20 s gave 30 (benchmarks/burst.py).
+_BACKOFF = {True: (2.0, 4, 180.0), False: (0.5, 2, 20.0)}
 # The least time worth an attempt: an answer on an open connection takes
 # about a tenth of it.
 _MIN_ATTEMPT_S = 0.5
 # What each kind of failed attempt is called, in the give-up message.
-_CAUSES = ((ResponseParserError, "unparsable answer"),
-           (botocore.exceptions.ReadTimeoutError, "read timeout"),
-           (botocore.exceptions.ConnectTimeoutError, "connect timeout"),
-           (botocore.exceptions.EndpointConnectionError, "connection failed"),
-           (botocore.exceptions.ConnectionClosedError, "connection closed"))
+_CAUSES = {"ResponseParserError": "unparsable answer", "ReadTimeoutError": "read timeout",
+           "ConnectTimeoutError": "connect timeout", "ConnectionClosedError": "connection closed",
+           "EndpointConnectionError": "connection failed"}
 _NO_CONNECTION = {"connect timeout", "connection failed", "cut at the deadline"}
 
 
@@ -950,8 +943,9 @@ def _check_length(http_response, **_):
     would parse as an empty one. after-call sees every answer on every
     botocore; a body cut halfway fails to parse before that.
     """
-    expected, got = http_response.headers.get("content-length", ""), len(http_response.content)
-    if expected.isdigit() and int(expected) != got:
+    expected = http_response.headers.get("content-length", "")
+    if expected.isdigit() and int(expected) != len(http_response.content):
+        got = len(http_response.content)
         raise _Incomplete(f"answer cut short: {got} of its {expected} bytes arrived")
 
 
@@ -994,9 +988,9 @@ class Invocation:
             except (ClientError, *_DROPPED, _Incomplete) as error:
                 cause, reason = _cause(error)
             causes[cause] += 1
-            self.wait(what, causes, reason, cause in _THROTTLING_CODES)
+            self.wait(what, causes, cause, reason)
 
-    def wait(self, what, causes, reason, throttled):
+    def wait(self, what, causes, cause, reason):
         """Sleep before the next attempt, with full jitter; raise if none fits."""
         if self.left() <= _MIN_ATTEMPT_S:
             tally = ", ".join(f"{n} × {cause}" for cause, n in causes.most_common())
@@ -1005,9 +999,8 @@ class Invocation:
                            + self.container.network_hint)
             raise InvalidationError(f"{what}: gave up after {causes.total()} attempt(s), out of "
                                     f"time: {tally}; last error {reason}")
-        base, growth, cap = _BACKOFF_BASE_S, 2, _BACKOFF_CAP_S
-        if throttled:
-            base, growth, cap = _THROTTLE_BASE_S, _THROTTLE_GROWTH, _THROTTLE_CAP_S
+        throttled = cause in _THROTTLING_CODES
+        base, growth, cap = _BACKOFF[throttled]
         ceiling = min(cap, base * growth ** causes.total(), self.left() - _MIN_ATTEMPT_S)
         delay = random.uniform(0, ceiling)
         self.counts.update(Retries=1, Throttles=int(throttled))
@@ -1018,40 +1011,22 @@ class Invocation:
     def attempt(self, method, params):
         """Return method(**params), or raise _Incomplete when the deadline comes first.
 
-        The call runs in a worker thread: botocore's read timeout bounds each
-        socket read, not the whole answer (a dripped one never ends). An
-        abandoned attempt ends on its own timeouts, holding one of the
-        container's slots till then; its answer is ignored.
+        The call runs in one of the container's attempt threads: botocore's
+        read timeout bounds each socket read, not the whole answer (a dripped
+        one never ends). An abandoned attempt ends on its own timeouts, holding
+        its thread till then; its answer is ignored. A call that no thread was
+        free to start before the deadline is dropped.
         """
-        slots, seconds = self.container.slots, max(0.0, self.left())
-        if not slots.acquire(timeout=seconds):
-            raise _Incomplete("earlier attempts still await CloudFront",
-                              "earlier attempts still hanging")
-        outcome = []
-        worker = threading.Thread(target=_attempt, args=(method, params, outcome, slots),
-                                  name="cloudfront-attempt", daemon=True)
+        seconds = max(0.0, self.left())
+        future = self.container.attempts.submit(method, **params)
         try:
-            worker.start()
-        except RuntimeError:   # no thread to run it: the slot is not held
-            slots.release()
-            raise
-        worker.join(max(0.0, self.left()))
-        if not outcome:
+            return future.result(timeout=seconds)
+        except TimeoutError:
+            if future.cancel():
+                raise _Incomplete("earlier attempts still await CloudFront",
+                                  "earlier attempts still hanging") from None
             raise _Incomplete(f"no complete answer in the {seconds:.1f} s left",
-                              "cut at the deadline")
-        if isinstance(outcome[0], Exception):
-            raise outcome[0]
-        return outcome[0]
-
-
-def _attempt(method, params, outcome, slots):
-    """Run method(**params) in a worker thread, keep its answer or error, free the slot."""
-    try:
-        outcome.append(method(**params))
-    except Exception as error:   # handed to the caller's thread
-        outcome.append(error)
-    finally:
-        slots.release()
+                              "cut at the deadline") from None
 
 
 def _cause(error):
@@ -1062,22 +1037,20 @@ def _cause(error):
     """
     if isinstance(error, _Incomplete):
         return error.cause, str(error)
-    if not isinstance(error, ClientError):
-        cause = next((name for kind, name in _CAUSES if isinstance(error, kind)),
-                     type(error).__name__)
-        # Cut: a ResponseParserError quotes every byte of the half answer it got.
-        return cause, f"{type(error).__name__}: {error}".replace("\n", " ")[:300]
-    code, message = code_and_message(error)
-    if code not in _RETRYABLE_CODES and error.response.get(
-            "ResponseMetadata", {}).get("HTTPStatusCode", 0) < 500:
-        raise error
-    status = error.response["ResponseMetadata"]["HTTPStatusCode"]
-    return code or str(status), f"{code or status}: {message}"
+    if isinstance(error, ClientError):
+        code, message = code_and_message(error)
+        status = _dig(error.response, "ResponseMetadata").get("HTTPStatusCode", 0)
+        if code not in _RETRYABLE_CODES and status < 500:
+            raise error
+        return code or str(status), f"{code or status}: {message}"
+    cause = _CAUSES.get(type(error).__name__, type(error).__name__)
+    # Cut: a ResponseParserError quotes every byte of the half answer it got.
+    return cause, f"{type(error).__name__}: {error}".replace("\n", " ")[:300]
 
 
 def code_and_message(error):
     """Return the error code and message of a ClientError ("", "" for another error)."""
-    details = getattr(error, "response", {}).get("Error", {})
+    details = _dig(getattr(error, "response", None), "Error")
     return details.get("Code", ""), details.get("Message", "")
 
 
@@ -1099,6 +1072,7 @@ def refusal(what, error, action, resource):
     *action* is the IAM action called, *resource* the ARN it acted on.
     """
     code, message = code_and_message(error)
+    kind, _, target = resource.rpartition(":")[2].partition("/")
     todo = ""
     if isinstance(error, NoCredentialsError):
         todo = ("; no AWS credentials: in Lambda the execution role gives them; locally set "
@@ -1107,11 +1081,11 @@ def refusal(what, error, action, resource):
         account = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+::(\d{12}):", message)
         resource = resource.replace("ACCOUNT_ID", account[1]) if account else resource
         todo = f"; allow {action} on {resource} in the function's role policy"
+    elif code == "NoSuchDistribution":   # as CloudFront answers for a multi-tenant one too
+        todo = (f"; no distribution {target} in this account, or a multi-tenant one "
+                "(docs/multi-tenant.md): check DISTRIBUTION_ID")
     elif code in _GONE:
-        kind, _, target = resource.rpartition(":")[2].partition("/")
         todo = f"; no {kind.replace('-', ' ')} {target} in this account: check DISTRIBUTION_ID"
-    if code == "NoSuchDistribution":   # as CloudFront answers for a multi-tenant one too
-        todo = todo.replace(": check", ", or a multi-tenant one (docs/multi-tenant.md): check")
     verb = "refused" if isinstance(error, ClientError) else "failed"
     return f"{what} {verb}: {' '.join(str(error).split())}{todo}"
 
@@ -1119,6 +1093,10 @@ def refusal(what, error, action, resource):
 CONTAINER = Container()
 
 # -- Invalidating ------------------------------------------------------------
+
+
+# The key of a target's id in a result, for a distribution and for a tenant.
+_ID_KEYS = {False: "DistributionId", True: "DistributionTenantId"}
 
 
 class _PathsRefused(Exception):
@@ -1205,7 +1183,7 @@ class _Submission:
                         " ..." if len(paths) > 5 else "")
             self.invocation.counts.update(InvalidationsCreated=1, PathsSent=len(paths),
                                           WildcardsSent=_wildcards(paths))
-        self.results.append({_id_key(self.target): self.target, "CallerReference": reference,
+        self.results.append({_ID_KEYS[is_tenant(self.target)]: self.target, "CallerReference": reference,
                              "Paths": list(paths), "Id": invalidation_id})
 
     def refused(self, error, what, action, reference):
@@ -1225,11 +1203,6 @@ class _Submission:
         self.invocation.counts["ReferencesReused"] += 1
 
 
-def _id_key(target):
-    """Return the key of *target*'s id in a result: DistributionTenantId or DistributionId."""
-    return "DistributionTenantId" if is_tenant(target) else "DistributionId"
-
-
 def covering_wildcards(path):
     """Return the wildcards over *path*, narrowest first.
 
@@ -1245,23 +1218,15 @@ def covering_wildcards(path):
         directory = _parent(directory)
     return list(dict.fromkeys([*found, "/*"]))
 
+
 # -- Routes: discovery, and DISTRIBUTION_ID's configuration ------------------
 
 _WHY = "(to find the bucket's distributions: DISTRIBUTION_ID is unset)"
 # The markers of a distribution list's page: a page without them was cut short.
 _PAGE_MARKERS = ("Quantity", "IsTruncated", "Marker", "MaxItems")
-# The resource of each call that is not a listing, for a refusal's message.
+# The resource of each call of discovery's that is not a listing, for a refusal.
 _RESOURCES = {"GetDistribution": arn("*"), "GetDistributionTenant": arn("dt_*"),
-              "GetDistributionConfig": arn("*"), "GetCachePolicy": arn("*", "cache-policy")}
-
-
-def routes_for(events, settings, invocation):
-    """Return {bucket: [Route, ...]} for the buckets of *events*: DISTRIBUTION_ID's
-    targets, else the distributions and tenants discovered."""
-    if not settings.distribution_ids:
-        return discovered_routes(invocation)
-    routes = [named_route(target, settings, invocation) for target in settings.distribution_ids]
-    return dict.fromkeys({event.bucket for event in events}, routes)
+              "GetCachePolicy": arn("*", "cache-policy")}
 
 
 def discovered_routes(invocation):
@@ -1280,12 +1245,12 @@ def discovered_routes(invocation):
 
 def _discover(invocation):
     """Return the Routes of every distribution and tenant (see discovered_routes)."""
-    distributions = _listing(invocation, "ListDistributions", {})
+    found = _pages(invocation, f"ListDistributions {_WHY}", {}, "DistributionList")
     # Whether ListDistributions lists tenant-only distributions is documented nowhere.
     if hasattr(invocation.client, "list_distributions_by_connection_mode"):
-        distributions += _listing(invocation, "ListDistributionsByConnectionMode",
-                                  {"ConnectionMode": "tenant-only"})
-    distributions = list({dist["Id"]: dist for dist in distributions}.values())
+        found += _pages(invocation, f"ListDistributionsByConnectionMode {_WHY}",
+                        {"ConnectionMode": "tenant-only"}, "DistributionList")
+    distributions = list({dist["Id"]: dist for dist in found}.values())
     served = [dist for dist in distributions if may_serve_s3(dist)]
     tenants = {dist["Id"]: _tenants_of(dist["Id"], invocation) for dist in served
                if is_multi_tenant(dist)}
@@ -1297,16 +1262,25 @@ def _discover(invocation):
     return routes
 
 
-def _listing(invocation, action, params):
-    """Return every distribution a paged listing *action* gives, each page checked whole."""
+def _pages(invocation, what, params, part):
+    """Return the items of every page of a paged listing, each page checked whole.
+
+    A distribution list's pages (*part* "DistributionList") hold their items,
+    count and markers; a tenant list's hold only its items and NextMarker.
+    """
     found = []
     while True:
-        page = invocation.call(f"{action} {_WHY}", params, "DistributionList", *_PAGE_MARKERS,
-                               check=_whole_page)["DistributionList"]
-        found.extend(page.get("Items") or [])
-        if not page["IsTruncated"]:
+        if part == "DistributionList":
+            page = invocation.call(what, params, part, *_PAGE_MARKERS,
+                                   check=_whole_page)[part]
+            items, more = page.get("Items") or [], page["IsTruncated"] and page["NextMarker"]
+        else:
+            page = invocation.call(what, params, part)
+            items, more = page.get(part) or [], page.get("NextMarker")
+        found.extend(items)
+        if not more:
             return found
-        params = {**params, "Marker": page["NextMarker"]}
+        params = {**params, "Marker": more}
 
 
 def _whole_page(answer):
@@ -1326,41 +1300,28 @@ def _tenants_of(dist_id, invocation):
         raise too_old(BOTOCORE_TENANTS, f"Invalidating the tenants of multi-tenant "
                                         f"distribution {dist_id}")
     config = invocation.call(f"GetDistribution {dist_id}", {"Id": dist_id}, "Distribution",
-                             "DistributionConfig")["Distribution"]
-    tenant_config = config["DistributionConfig"].get("TenantConfig") or {}
-    defaults = {p["Name"]: p["Definition"]["StringSchema"]["DefaultValue"]
-                for p in tenant_config.get("ParameterDefinitions") or ()
-                if "DefaultValue" in p.get("Definition", {}).get("StringSchema", {})}
-    found, params = [], {"AssociationFilter": {"DistributionId": dist_id}}
-    while True:
-        page = invocation.call(f"ListDistributionTenants of {dist_id}", params,
-                               "DistributionTenantList")
-        for listed in page.get("DistributionTenantList") or ():
-            tenant = invocation.call(f"GetDistributionTenant {listed['Id']}",
-                                     {"Identifier": listed["Id"]}, "DistributionTenant", "Id")
-            values = tenant["DistributionTenant"].get("Parameters") or ()
-            if listed.get("Enabled", True):
-                found.append((listed["Id"], defaults | {p["Name"]: p["Value"] for p in values}))
-        if not page.get("NextMarker"):
-            return found
-        params = {**params, "Marker": page["NextMarker"]}
+                             "DistributionConfig")["Distribution"]["DistributionConfig"]
+    defaults = {p["Name"]: _dig(p, "Definition", "StringSchema")["DefaultValue"]
+                for p in _dig(config, "TenantConfig", "ParameterDefinitions")
+                if "DefaultValue" in _dig(p, "Definition", "StringSchema")}
+    listed = _pages(invocation, f"ListDistributionTenants of {dist_id}",
+                    {"AssociationFilter": {"DistributionId": dist_id}}, "DistributionTenantList")
+    found = []
+    for tenant_id in [tenant["Id"] for tenant in listed if tenant.get("Enabled", True)]:
+        tenant = invocation.call(f"GetDistributionTenant {tenant_id}", {"Identifier": tenant_id},
+                                 "DistributionTenant", "Id")["DistributionTenant"]
+        values = {p["Name"]: p["Value"] for p in tenant.get("Parameters") or ()}
+        found.append((tenant_id, defaults | values))
+    return found
 
 
 def _policies(distributions, invocation):
-    """Return {policy id: QueryStringBehavior} of the custom cache policies of
-    *distributions*, each read once per CACHE_TTL_S (GetCachePolicy)."""
-    ids = {policy for dist in distributions for policy in custom_policies(dist)}
-    return {policy: invocation.container.cached("policy", policy, _query_strings, invocation,
-                                                policy) for policy in sorted(ids)}
-
-
-def _query_strings(invocation, policy):
-    """Return the QueryStringBehavior of the cache policy *policy* (GetCachePolicy)."""
-    answer = invocation.call(f"GetCachePolicy {policy}", {"Id": policy}, "CachePolicy",
-                             "CachePolicyConfig")
-    key = answer["CachePolicy"]["CachePolicyConfig"].get(
-        "ParametersInCacheKeyAndForwardedToOrigin") or {}
-    return (key.get("QueryStringsConfig") or {}).get("QueryStringBehavior")
+    """Return {policy id: GetCachePolicy's answer} of the custom cache policies of
+    *distributions*, each read once per CACHE_TTL_S."""
+    return {policy: invocation.container.cached("policy", policy, invocation.call,
+                                                f"GetCachePolicy {policy}", {"Id": policy},
+                                                "CachePolicy", "CachePolicyConfig")
+            for dist in distributions for policy in custom_policies(dist)}
 
 
 def named_route(target, settings, invocation):
@@ -1370,37 +1331,38 @@ def named_route(target, settings, invocation):
     CACHE_TTL_S (a tenant's through its distribution). A read refused is
     warned of, and that target's paths are then the keys' own.
     """
-    try:
-        config = invocation.container.cached("config", target, _config_of, invocation, target)
-    except ClientError as error:
-        action = error.operation_name
-        message = refusal(f"{action} for {target}", error, f"cloudfront:{action}",
-                          _RESOURCES[action].replace("/*", "/" + target, action != "GetCachePolicy"))
-        if code_and_message(error)[0] not in _DENIED:
-            raise InvalidationError(message) from error
-        if invocation.container.first(message):
-            logger.warning("%s. Until then the paths of %s are the keys' own, which misses "
-                           "their query-string variants where a behavior keys its cache on "
-                           "them (docs/how-it-works.md)", message, target)
-        config = invocation.container.cached("config", target, lambda: ((), ""))
+    config = invocation.container.cached("config", target, _config_of, invocation, target)
     return Route(target, settings.origin_path, *config)
 
 
 def _config_of(invocation, target):
-    """Return (cache behaviors, website index) of *target*'s distribution."""
-    dist_id = target
-    if is_tenant(target):
-        tenant = invocation.call(f"GetDistributionTenant {target}", {"Identifier": target},
-                                 "DistributionTenant", "DistributionId")
-        dist_id = tenant["DistributionTenant"]["DistributionId"]
-    dist = invocation.call(f"GetDistributionConfig {dist_id}", {"Id": dist_id},
-                           "DistributionConfig", "DefaultCacheBehavior")["DistributionConfig"]
+    """Return (cache behaviors, website index) of *target*'s distribution; ((), "") if refused."""
+    dist_id, action = target, "GetDistributionTenant"
+    try:
+        if is_tenant(target):
+            tenant = invocation.call(f"{action} {target}", {"Identifier": target},
+                                     "DistributionTenant", "DistributionId")
+            dist_id = tenant["DistributionTenant"]["DistributionId"]
+        action = "GetDistributionConfig"
+        dist = invocation.call(f"{action} {dist_id}", {"Id": dist_id}, "DistributionConfig",
+                               "DefaultCacheBehavior")["DistributionConfig"]
+        action = "GetCachePolicy"
+        policies = _policies([dist], invocation)
+    except ClientError as error:
+        resource = arn(dist_id) if action != "GetCachePolicy" else arn("*", "cache-policy")
+        message = refusal(f"{action} for {target}", error, f"cloudfront:{action}", resource)
+        if code_and_message(error)[0] not in _DENIED:
+            raise InvalidationError(message) from error
+        logger.warning("%s. Until then the paths of %s are the keys' own, which misses their "
+                       "query-string variants where a behavior keys its cache on them "
+                       "(docs/how-it-works.md#query-strings)", message, target)
+        return (), ""
     if dist.get("ConnectionMode") == "tenant-only" and not is_tenant(target):
         raise InvalidationError(f"{target} is a multi-tenant distribution: CloudFront "
                                 "invalidates its tenants, not it. Name its tenants (dt_...) in "
                                 "DISTRIBUTION_ID, or unset DISTRIBUTION_ID to discover them")
-    index = "index.html" if any(is_website(domain) for domain, _ in origins(dist)) else ""
-    return cache_behaviors(dist, _policies([dist], invocation)), index
+    index = "index.html" if any(bucket_of_origin(d, True) for d, _ in origins(dist)) else ""
+    return cache_behaviors(dist, policies), index
 
 
 # -- Handler -----------------------------------------------------------------
@@ -1425,7 +1387,12 @@ def lambda_handler(event, context):
     """
     settings = start(os.environ, warn=CONTAINER.first("cold start"))
     invocation = Invocation(CONTAINER, CONTAINER.deadline(context))
-    warn_if_short(invocation)
+    budget_s = invocation.left() + SAFETY_MARGIN_S
+    if budget_s < COMFORTABLE_BUDGET_S and CONTAINER.first("short budget"):
+        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's "
+                       "throttling (about one request every 2 s). Set the function's timeout "
+                       "(Configuration > General configuration > Edit > Timeout) to 15 min "
+                       "(docs/console-setup.md).", budget_s)
     counts, errors = invocation.counts, {}
     try:
         results, failed, errors = invalidate(event, settings, invocation)
@@ -1439,14 +1406,15 @@ def lambda_handler(event, context):
         raise InvalidationError("The event holds no S3 notification record, so there is nothing "
                                 "to invalidate. To test the function, use the contents of "
                                 "tests/events/s3-put.json as the test event, with DRY_RUN=true")
-    if not failed:
-        return {"batchItemFailures": []} if sqs else {"invalidations": results}
-    reason = "; ".join(errors.values())
-    messages = {event.message for event in failed}
-    if not sqs or not results or None in messages:
-        raise InvalidationError(reason)
-    logger.error("%d SQS message(s) returned to the queue: %s", len(messages), reason)
-    return {"batchItemFailures": [{"itemIdentifier": message} for message in sorted(messages)]}
+    if failed and (not sqs or not results or None in {event.message for event in failed}):
+        raise InvalidationError("; ".join(errors.values()))
+    if not sqs:
+        return {"invalidations": results}
+    messages = sorted({event.message for event in failed})
+    if messages:
+        logger.error("%d SQS message(s) returned to the queue: %s", len(messages),
+                     "; ".join(errors.values()))
+    return {"batchItemFailures": [{"itemIdentifier": message} for message in messages]}
 
 
 def invalidate(event, settings, invocation):
@@ -1470,7 +1438,7 @@ def invalidate(event, settings, invocation):
             logger.info("DRY_RUN: would invalidate %d path(s) on %s, reference %s: %s",
                         len(planned.paths), target, planned.caller_reference,
                         " ".join(planned.paths))
-            results.append({_id_key(target): target, "Paths": list(planned.paths),
+            results.append({_ID_KEYS[is_tenant(target)]: target, "Paths": list(planned.paths),
                             "CallerReference": planned.caller_reference})
             continue
         try:   # an equal share of the time left: one slow target can't starve the others
@@ -1502,8 +1470,13 @@ def plan(event, settings, invocation):
     if not events:
         logger.info("No S3 object records to invalidate")
         return []
-    try:
-        routes = routes_for(events, settings, invocation)
+    targets = settings.distribution_ids
+    try:   # DISTRIBUTION_ID's targets serve every bucket; else discover who serves which
+        if targets:
+            named = [named_route(target, settings, invocation) for target in targets]
+            routes = dict.fromkeys({event.bucket for event in events}, named)
+        else:
+            routes = discovered_routes(invocation)
     except Exception as error:   # whatever it is, no record can be routed
         cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
         raise DiscoveryError(str(cause)) from error
@@ -1521,8 +1494,8 @@ def _failure(error, target, settings, container):
     if not settings.distribution_ids and code_and_message(error.__cause__)[0] in _GONE:
         # Deleted since it was listed: the retry lists afresh, and finds where the keys are.
         container.cache.pop(("routes", ""), None)
-        message = f"{target} was listed but no longer exists: its records are retried after " \
-                  "listing again"
+        message = (f"{target} was listed but no longer exists: its records are retried after "
+                   "listing again")
     logger.error("%s", message, exc_info=not expected)
     return message
 
@@ -1547,16 +1520,6 @@ def metrics_document(counts, function_name, level="INFO", failed_targets=()):
             "Metrics": [{"Name": name, "Unit": "Count"} for name in METRICS]}]},
         "level": level, "FunctionName": function_name, "FailedTargets": list(failed_targets),
         **{name: counts[name] for name in METRICS}})
-
-
-def warn_if_short(invocation):
-    """Log, once per container, that the function's timeout is too short."""
-    budget_s = invocation.left() + SAFETY_MARGIN_S
-    if budget_s < COMFORTABLE_BUDGET_S and invocation.container.first("short budget"):
-        logger.warning(
-            "This invocation has %.1f s: too little to wait out CloudFront's throttling (about "
-            "one request every 2 s). Set the function's timeout (Configuration > General "
-            "configuration > Edit > Timeout) to 15 min (docs/console-setup.md).", budget_s)
 
 
 def is_sqs(event):

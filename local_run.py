@@ -2,7 +2,7 @@
 """Run lambda_function.py on your machine: a local run, or a preview of a deploy.
 
     python3 local_run.py EVENT.json [--apply] [--timeout SECONDS]
-    find ... | python3 local_run.py --keys -
+    find ... | python3 local_run.py --keys - [--distribution-config FILE]
 
 A local run plans the invalidations a Lambda event calls for, as the
 function would, and prints them; with --apply it creates them, with your AWS
@@ -65,6 +65,8 @@ def main(argv=None):
         parser.error("give an event file (- reads stdin) or --keys FILE, not both")
     if args.keys is not None and args.apply:
         parser.error("--keys only previews, it never calls AWS: drop --apply")
+    if args.distribution_config is not None and args.keys is None:
+        parser.error("--distribution-config goes with --keys")
     _log_to_stderr()
     function = _import_function()
     try:
@@ -73,9 +75,10 @@ def main(argv=None):
         return _error(_with_glob_hint(str(error)), 2)
     if args.keys is not None:
         data = _read(args.keys, "a file of object keys, one a line")
-        if data is None:
+        config = _distribution_config(function, args.distribution_config)
+        if data is None or config is None:
             return 1
-        print(preview(function, data, settings), end="")
+        print(preview(function, data, settings, config), end="")
         return 0
     return _run(function, args, settings)
 
@@ -93,6 +96,10 @@ def _parser():
                         "a line (- for stdin), as your deploy would upload them; never calls AWS")
     parser.add_argument("--apply", action="store_true", help="really create the invalidations, "
                         "with your AWS credentials (without it nothing is changed)")
+    parser.add_argument("--distribution-config", metavar="FILE", help="preview: the "
+                        "distribution's configuration, as `aws cloudfront get-distribution-config "
+                        "--id ID` prints it, so that the plan keys on query strings and index "
+                        "pages as CloudFront does")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, default=5.0,
                         help="give up on AWS after this long, as Lambda would at its timeout "
                              "(default 5)")
@@ -171,19 +178,43 @@ def _run(function, args, settings):
     return 1 if failed else 0
 
 
-def preview(function, data, settings):
+def _distribution_config(function, path):
+    """Return (cache behaviors, index) read from the configuration file *path*, or None."""
+    if path is None:
+        return (), ""
+    data = _read(path, "a distribution's configuration (aws cloudfront get-distribution-config)")
+    if data is None:
+        return None
+    try:
+        config = json.loads(data)
+        config = config.get("DistributionConfig", config)
+        behaviors = function.cache_behaviors(config)
+    except (ValueError, AttributeError, TypeError) as error:
+        _error(f"{path}: not a distribution's configuration ({type(error).__name__}: {error})", 1)
+        return None
+    for policy in function.custom_policies(config):
+        logging.getLogger("local_run").warning(
+            "%s: cache policy %s is not AWS's managed one and the preview reads nothing from "
+            "AWS: its behavior is taken as not keying on query strings", path, policy)
+    websites = [domain for domain, _ in function.origins(config)
+                if function.bucket_of_origin(domain, True)]
+    return behaviors, "index.html" if websites else ""
+
+
+def preview(function, data, settings, config=((), "")):
     """Return, for a person to read, what a deploy of the keys in *data* would invalidate.
 
     *data* holds raw S3 keys (not form-encoded) one a line, as bytes; blank
     lines are ignored and a leading "./" (as find prints) is dropped. A key
     S3 would not take is reported. The plan is the function's
     (plan_invalidations), for DISTRIBUTION_ID or, when unset, a stand-in
-    distribution serving the whole bucket, with no cache behavior known.
+    distribution serving the whole bucket; *config* is its (cache behaviors,
+    website index), none known by default.
     What looks wrong is warned of on stderr.
     """
     events, invalid = _keys(function, data)
     targets = settings.distribution_ids or (STAND_IN,)
-    routes = {"": [function.Route(target, settings.origin_path) for target in targets]}
+    routes = {"": [function.Route(target, settings.origin_path, *config) for target in targets]}
     left_out = {}
     plans = function.plan_invalidations(events, routes, settings, left_out=left_out)
     for warning in _warnings(function, settings, events, left_out):

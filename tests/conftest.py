@@ -224,6 +224,16 @@ def plan_of(event, settings):
     return lf.plan_invalidations(events, dict.fromkeys({e.bucket for e in events}, routes), settings)
 
 
+def configured(*targets, behaviors=(), index=""):
+    """Have lambda_function's container know the configuration of DISTRIBUTION_ID's *targets*
+    (as if read with GetDistributionConfig): *behaviors*, (path pattern, why it keys on query
+    strings or "") pairs, and the website *index*. For tests whose targets moto doesn't hold."""
+    import lambda_function
+
+    for target in targets:
+        lambda_function.CONTAINER.cached("config", target, lambda: (tuple(behaviors), index))
+
+
 @pytest.fixture
 def not_warned():
     """The container has not yet warned of a short timeout: clean_state reset it."""
