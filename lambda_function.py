@@ -955,6 +955,7 @@ class Invocation:
     def __init__(self, container, deadline, counts=None):
         self.container, self.client, self.deadline = container, container.client, deadline
         self.counts = Counter() if counts is None else counts
+        self.unread = {}   # DISTRIBUTION_ID's targets whose configuration failed: the error
 
     def left(self):
         """Return the seconds left before the deadline."""
@@ -1001,8 +1002,9 @@ class Invocation:
                                     f"time: {tally}; last error {reason}")
         throttled = cause in _THROTTLING_CODES
         base, growth, cap = _BACKOFF[throttled]
-        ceiling = min(cap, base * growth ** causes.total(), self.left() - _MIN_ATTEMPT_S)
-        delay = random.uniform(0, ceiling)
+        # Full jitter under the ceiling, cut so that one more attempt still fits.
+        ceiling = min(cap, base * growth ** causes.total())
+        delay = min(random.uniform(0, ceiling), self.left() - _MIN_ATTEMPT_S)
         self.counts.update(Retries=1, Throttles=int(throttled))
         logger.warning("%s: %s; retrying in %.1f s (attempt %d)", what, reason, delay,
                        causes.total())
@@ -1022,7 +1024,8 @@ class Invocation:
         try:
             return future.result(timeout=seconds)
         except TimeoutError:
-            if future.cancel():
+            # Not started in time, though a free thread starts a call at once.
+            if future.cancel() and seconds >= _MIN_ATTEMPT_S:
                 raise _Incomplete("earlier attempts still await CloudFront",
                                   "earlier attempts still hanging") from None
             raise _Incomplete(f"no complete answer in the {seconds:.1f} s left",
@@ -1329,9 +1332,14 @@ def named_route(target, settings, invocation):
 
     Its distribution's cache behaviors and website origin are read once per
     CACHE_TTL_S (a tenant's through its distribution). A read refused is
-    warned of, and that target's paths are then the keys' own.
+    warned of, and that target's paths are then the keys' own; a read that
+    fails otherwise is kept in invocation.unread, to fail that target alone.
     """
-    config = invocation.container.cached("config", target, _config_of, invocation, target)
+    try:
+        config = invocation.container.cached("config", target, _config_of, invocation, target)
+    except InvalidationError as error:
+        invocation.unread[target] = error
+        config = (), ""
     return Route(target, settings.origin_path, *config)
 
 
@@ -1428,9 +1436,10 @@ def invalidate(event, settings, invocation):
     counts, results, failed, errors = invocation.counts, [], [], {}
     try:
         plans = plan(event, settings, invocation)
-    except Exception:   # no plan: none of the records was invalidated
-        counts["RecordsFailed"] = max(1, counts["RecordsSeen"] - counts["RecordsSkippedMalformed"]
-                                      - counts["RecordsSkippedNotAChange"])
+    except Exception as error:   # no plan: none of the records was invalidated
+        if not isinstance(error, DiscoveryError):   # (plan counted those)
+            counts["RecordsFailed"] += max(1, counts["RecordsSeen"] - counts[
+                "RecordsSkippedMalformed"] - counts["RecordsSkippedNotAChange"])
         raise
     for index, planned in enumerate(plans):
         target = planned.distribution_id
@@ -1442,6 +1451,8 @@ def invalidate(event, settings, invocation):
                             "CallerReference": planned.caller_reference})
             continue
         try:   # an equal share of the time left: one slow target can't starve the others
+            if target in invocation.unread:
+                raise invocation.unread[target]
             created, lost = submit(planned, invocation.share(len(plans) - index))
         except Exception as error:   # whatever it is, the other targets are still tried
             errors[target] = _failure(error, target, settings, invocation.container)
@@ -1470,14 +1481,13 @@ def plan(event, settings, invocation):
     if not events:
         logger.info("No S3 object records to invalidate")
         return []
-    targets = settings.distribution_ids
     try:   # DISTRIBUTION_ID's targets serve every bucket; else discover who serves which
-        if targets:
-            named = [named_route(target, settings, invocation) for target in targets]
-            routes = dict.fromkeys({event.bucket for event in events}, named)
-        else:
+        named = [named_route(target, settings, invocation) for target in settings.distribution_ids]
+        routes = dict.fromkeys({event.bucket for event in events}, named)
+        if not named:
             routes = discovered_routes(invocation)
     except Exception as error:   # whatever it is, no record can be routed
+        counts["RecordsFailed"] += len({event.identity for event in events})
         cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
         raise DiscoveryError(str(cause)) from error
     plans = plan_invalidations(events, routes, settings, counts)

@@ -108,14 +108,18 @@ def _parser():
 
 def _log_to_stderr():
     """Send the function's log to stderr, one "level: message" line each."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
-    logging.getLogger().addHandler(handler)
+    root = logging.getLogger()
+    if not any(isinstance(handler.formatter, _Formatter) for handler in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_Formatter())
+        root.addHandler(handler)
 
 
 def _import_function():
     """Return lambda_function, imported from beside this file; exit if it can't be."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.abspath(__file__))
+    if sys.path[:1] != [here]:
+        sys.path.insert(0, here)
     try:
         import lambda_function
     except (ValueError, ImportError) as error:   # a setting, a Python or boto3 too old

@@ -224,9 +224,10 @@ def floor(event, paths, client, dist_id, references):
 
 
 def planned_paths(function, event):
-    """Return the paths the function plans for *event* (one distribution)."""
-    settings = function.parse_settings(os.environ)
-    plans = function.plan_event(event, settings, function.deadline_for(None))
+    """Return the paths the function plans for *event* (one distribution), as its handler
+    plans them (the distribution's configuration read once, then kept by the container)."""
+    settings, container = function.parse_settings(os.environ), function.CONTAINER
+    plans = function.plan(event, settings, function.Invocation(container, container.deadline(None)))
     if len(plans) != 1:
         raise RuntimeError(f"expected one distribution's plan, got {len(plans)}")
     return plans[0].paths
@@ -241,7 +242,7 @@ def measure_batch(function, client, dist_id, size, runs, references):
     """
     event = sqs_event(size, next(runs))
     paths = planned_paths(function, event)
-    with SentInvalidations(function.cloudfront) as sent:
+    with SentInvalidations(function.CONTAINER.client) as sent:
         function.lambda_handler(event, None)
     if sent.batches != [list(paths)]:
         raise RuntimeError("the handler did not send the planned paths in one call")
@@ -310,7 +311,7 @@ def run_deploy_benchmark(function, runs):
     for setup, invocations, deploy in (
             ("direct S3 -> Lambda", DEPLOY_FILES, deploy_direct),
             ("one SQS batch", 1, deploy_sqs)):
-        with SentInvalidations(function.cloudfront) as sent:
+        with SentInvalidations(function.CONTAINER.client) as sent:
             start = time.perf_counter()
             deploy(function, next(runs))
             seconds = time.perf_counter() - start

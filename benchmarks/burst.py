@@ -17,8 +17,8 @@ CreateInvalidation attempts per upload, no overrun. The 3 s rows are
 reported, not judged. The exit status is 1 when a judged target is missed.
 
 The REAL lambda_function.lambda_handler runs once per invocation, on a
-simulated clock: lambda_function._clock and _sleep are replaced by the
-simulation's, and lambda_function.cloudfront.create_invalidation by a
+simulated clock: lambda_function.CONTAINER's clock and sleep are the
+simulation's (CONTAINER.reset), and its client's create_invalidation a
 CloudFront stand-in. Nothing reaches AWS (fake credentials, and an endpoint
 on a closed local port in case a call gets past the stand-in).
 
@@ -44,6 +44,9 @@ What is modelled:
   CloudFront request would run past its timeout is killed at the timeout
   (Lambda would kill it): an "overrun", counted apart and retried as a failure.
   If CloudFront had already accepted the request, its paths count as invalidated.
+- The distribution's configuration: GetDistributionConfig (read once per
+  CACHE_TTL_S by the container) answers at once, neither rate limited nor
+  delayed: a plain S3 origin whose cache key holds no query string.
 
 A path is "lost" when CloudFront never accepted an invalidation covering it;
 "dead-lettered" counts the events Lambda gave up on (the same, unless an
@@ -56,8 +59,8 @@ and the init phase of a cold start is not modelled, so real bills are a
 little higher; nearly all of the billed time is spent waiting for CloudFront.
 
 Time: by default (--scale 0) a discrete-event scheduler runs one handler
-thread at a time and moves the clock only when every thread waits in _sleep
-or in the stand-in, so a seed gives the same numbers on every run and on any
+thread at a time and moves the clock only when every thread waits in the
+container's sleep or in the stand-in, so a seed gives the same numbers on every run and on any
 machine; the handler's own CPU time counts as zero. With --scale N, invocations
 run on real threads against time.monotonic() * N, CPU time included; it is
 not deterministic, and a thread woken late by the OS shows up now and then as
@@ -71,8 +74,9 @@ busier than Lambda would); jitter in Lambda's 1 and 2 minute retry delays;
 other callers of CreateInvalidation in the account; botocore's timeouts (the
 stand-in never takes longer than its latency); the limits on invalidations in
 progress (TooManyInvalidationsInProgress). All simulated environments share
-one imported lambda_function, so per-container state (module globals, "warn
-once" flags) is shared between them.
+one imported lambda_function, so per-container state (its CONTAINER: the
+configuration read, the "warn once" flags) is shared between them; each burst
+starts with a fresh one (CONTAINER.reset).
 
 Options: --events N (300), --seed S and --seeds K (seeds S to S+K-1; 1 and 3),
 --quick (one seed), --scale, --spread S (arrivals evenly over S seconds,
@@ -164,7 +168,7 @@ def load_function(path):
     module = importlib.util.module_from_spec(spec)
     sys.modules["lambda_function"] = module
     spec.loader.exec_module(module)
-    for name in ("InvalidationError", "lambda_handler", "_clock", "_sleep", "cloudfront"):
+    for name in ("InvalidationError", "lambda_handler", "CONTAINER", "Invocation"):
         if not hasattr(module, name):
             raise SystemExit(f"{path} has no {name}: the simulation needs it")
     log = logging.getLogger("cloudfront_invalidator")
@@ -236,7 +240,7 @@ class VirtualClock:
     def _wait_for_worker(self):
         if not self._baton.acquire(timeout=STUCK_REAL_S):
             raise RuntimeError(f"a handler thread neither slept nor returned in {STUCK_REAL_S} s "
-                               "(does it wait other than through lambda_function._sleep?)")
+                               "(does it wait other than through lambda_function.CONTAINER.sleep?)")
 
 
 class ScaledClock:
@@ -311,6 +315,17 @@ class CloudFront:
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def get_distribution_config(self, *, Id):
+        """The distribution's configuration, at once: a plain S3 origin, the managed
+        CachingOptimized policy (no query string in the cache key)."""
+        if Id != DISTRIBUTION_ID:
+            raise ClientError({"Error": {"Code": "NoSuchDistribution", "Message": "no such distribution"},
+                               "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetDistributionConfig")
+        return {"ETag": "E1", "DistributionConfig": {
+            "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "site.s3.amazonaws.com"}]},
+            "DefaultCacheBehavior": {"TargetOriginId": "s3",
+                                     "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}
 
     def covers(self, path):
         return path in self.paths or any(path.startswith(w) for w in self.wildcards)
@@ -426,31 +441,34 @@ class Burst:
     def run(self):
         """Run the burst with lambda_function on the simulated clock."""
         lf = self.function
-        saved = lf._clock, lf._sleep, lf.cloudfront.__dict__.get("create_invalidation")
-        lf._clock, lf._sleep = self.clock.time, self.wait
-        lf.cloudfront.create_invalidation = self.cloudfront.create_invalidation
+        container, client = lf.CONTAINER, lf.CONTAINER.client
+        stood_in = ("create_invalidation", "get_distribution_config")
+        saved = {name: client.__dict__.get(name) for name in stood_in}
+        attempt = lf.Invocation.attempt
+        container.reset(clock=self.clock.time, sleep=self.wait)   # a fresh container, simulated time
+        client.create_invalidation = self.cloudfront.create_invalidation
+        client.get_distribution_config = self.cloudfront.get_distribution_config
         # The function awaits each attempt in a worker thread, joined on the real
         # clock; here the attempt runs in the invocation's own thread, where the
         # scheduler sees its waits. The stand-in's latency never outlasts the
         # deadline by more than Lambda's kill at the timeout, which is modelled.
-        answer_within = getattr(lf, "_answer_within", None)
-        if answer_within is not None:
-            lf._answer_within = lambda call, seconds: call()
+        lf.Invocation.attempt = lambda invocation, method, params: method(**params)
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # the handler's metric lines
                 self.clock.run(self.dispatch, lambda: self.busy > 0)
         finally:
-            lf._clock, lf._sleep = saved[:2]
-            if answer_within is not None:
-                lf._answer_within = answer_within
-            if saved[2] is None:
-                del lf.cloudfront.create_invalidation
-            else:
-                lf.cloudfront.create_invalidation = saved[2]
+            lf.Invocation.attempt = attempt
+            container.reset()   # the real clock and sleep again
+            for name, method in saved.items():
+                if method is None:
+                    del client.__dict__[name]
+                else:
+                    setattr(client, name, method)
         if self.crash:
             raise self.crash
         if self.invocations and not self.cloudfront.attempts:
-            raise RuntimeError("the handler never called lambda_function.cloudfront.create_invalidation")
+            raise RuntimeError("the handler never called CreateInvalidation on "
+                               "lambda_function.CONTAINER.client")
         assert self.settled == self.events, (self.settled, self.events)
 
     def dispatch(self):
@@ -466,7 +484,7 @@ class Burst:
             self.clock.spawn(lambda p=pending, n=self.invocations: self._invoke(p, n))
 
     def wait(self, seconds):
-        """lambda_function._sleep, and the stand-in's latency: Lambda kills the
+        """lambda_function.CONTAINER.sleep, and the stand-in's latency: Lambda kills the
         invocation at its timeout, whatever it is waiting for."""
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")

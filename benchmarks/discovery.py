@@ -27,6 +27,10 @@ lf.logger.setLevel(logging.WARNING)
 def floor(cf):
     """Make the calls discovery needs, checking nothing; return how many."""
     calls, ids = 1, [d["Id"] for d in cf.list_distributions()["DistributionList"].get("Items", [])]
+    if hasattr(cf, "list_distributions_by_connection_mode"):   # as discovery lists them too
+        calls += 1
+        page = cf.list_distributions_by_connection_mode(ConnectionMode="tenant-only")["DistributionList"]
+        ids = list(dict.fromkeys(ids + [d["Id"] for d in page.get("Items", [])]))
     for dist_id in ids:
         cf.get_distribution(Id=dist_id)
         marker, calls = {}, calls + 1
@@ -43,8 +47,8 @@ def floor(cf):
 
 
 def discovery():
-    lf._discovered = (float("-inf"), {})   # a cold container
-    return lf.discovered_routes(lf._clock() + 60)
+    lf.CONTAINER.reset()   # a cold container: nothing cached
+    return lf.discovered_routes(lf.Invocation(lf.CONTAINER, lf.CONTAINER.deadline(None)))
 
 
 cf, made = boto3.client("cloudfront"), 0

@@ -48,8 +48,10 @@ def run_stage(stage):
     os.environ["DISTRIBUTION_ID"] = dist_id = bench.create_distribution(client)
     import lambda_function as lf
 
-    event = bench.sqs_event(SIZE, 1)
-    paths = lf.plan_event(event, lf.parse_settings(os.environ), 0)[0].paths
+    event, settings = bench.sqs_event(SIZE, 1), lf.parse_settings(os.environ)
+    invocation = lf.Invocation(lf.CONTAINER, lf.CONTAINER.deadline(None))
+    paths = lf.plan(event, settings, invocation)[0].paths   # the configuration read, and kept
+    routes = {bench.BUCKET: [lf.named_route(dist_id, settings, invocation)]}   # the handler's
     batch = {"Paths": {"Quantity": len(paths), "Items": list(paths)}}
 
     def create(reference):
@@ -82,7 +84,7 @@ def run_stage(stage):
     elif stage != "setup":
         events = lf.object_events(event)
         if stage == "plan":
-            lf.plan_invalidations(events, {bench.BUCKET: [(dist_id, "")]}, lf.parse_settings(os.environ))
+            lf.plan_invalidations(events, routes, settings)
         elif stage == "paths":
             [lf.cloudfront_path(e.key) for e in events]
         elif stage == "reference":

@@ -13,12 +13,15 @@ against a lasting fault:
   trickle    the body a byte every 0.5 s, minutes in all: an abandoned
              attempt never ends within the run;
   blackhole  every connect gets no answer: an attempt ends at its 1 s
-             connect timeout.
+             connect timeout. The distribution's configuration is never
+             read (GetDistributionConfig), so each invocation's attempts
+             are that read's, as on a cold start.
 
 The test CloudFront (moto's server) and the proxy run in a child process, so
 that every thread and socket counted here is the function's. After each
-invocation it counts: threads named cloudfront-attempt and all threads;
-sockets open to CloudFront's address (from /proc/self/fd and
+invocation it counts: the container's attempt threads (cloudfront-attempt_0
+to _3, a pool: a thread stays alive, idle, once its attempt has ended) and
+all threads; sockets open to CloudFront's address (from /proc/self/fd and
 /proc/net/tcp); connections checked out of botocore's urllib3 pools (an
 attempt reading) and connections kept idle in them; and, from the give-up
 message, the causes of the invocation's attempts. Then it waits --settle
@@ -100,8 +103,8 @@ def _pools(client):
 
 def count(lf, port):
     """Return what is alive now in this process."""
-    out, idle = _pools(lf.cloudfront)
-    return {"attempt_threads": sum(t.name == "cloudfront-attempt" for t in threading.enumerate()),
+    out, idle = _pools(lf.CONTAINER.client)
+    return {"attempt_threads": sum(t.name.startswith("cloudfront-attempt") for t in threading.enumerate()),
             "threads": threading.active_count(), "sockets": _sockets_to(port),
             "pool_out": out, "pool_idle": idle, "fds": len(os.listdir("/proc/self/fd"))}
 
@@ -118,8 +121,8 @@ def measure(fault, invocations, budget, settle):
 
     import lambda_function as lf
 
-    lf.cloudfront = lf.new_client()   # a fresh container's client, to this fault
-    lf._slots = threading.BoundedSemaphore(lf._ATTEMPT_SLOTS)
+    lf.CONTAINER.reset()   # a fresh container: no slot held, nothing cached
+    lf.CONTAINER.client = lf.new_client()   # its client, to this fault
     port = int(where["url"].rsplit(":", 1)[1])
     event = network_scenario.event_for("direct", "example-bucket")
     rows = [{"invocation": 0, "causes": "(before any)", **count(lf, port)}]

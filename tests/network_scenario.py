@@ -2,7 +2,9 @@
 
 run() arranges two distributions serving one bucket on the test CloudFront
 (moto's server, made strict by the tests' conftest), puts a FaultyProxy (or a
-refused or black-holed connect) between lambda_function and it, invokes
+refused or black-holed connect) between lambda_function and it (for
+CreateInvalidation, in a warm container that has read DISTRIBUTION_ID's
+configurations already: the fault meets CreateInvalidation alone), invokes
 lambda_handler with a Lambda context on the real clock, then heals the
 network and redelivers what the invocation reported failed (the whole event
 when it raised, the batchItemFailures' messages otherwise), as Lambda or SQS
@@ -122,38 +124,39 @@ def _watched():
     """Record, within the block, each attempt lambda_function makes (its retry loop's index,
     its start, end, the seconds it was given, how it ended) and each retry loop (its
     deadline, its end, and the message it gave up with), on time.monotonic(),
-    lambda_function's clock."""
+    lambda_function's clock. Invocation.attempt and Invocation.call are wrapped for the
+    block, and put back after it."""
     watched = {"attempts": [], "calls": []}
-    answer_within, with_retries = lf._answer_within, lf._with_retries
+    attempt, call = lf.Invocation.attempt, lf.Invocation.call
 
-    def attempt(call, seconds):
-        entry = {"call": len(watched["calls"]) - 1, "start": time.monotonic(), "given_s": seconds,
-                 "error": None}
+    def watched_attempt(self, method, params):
+        entry = {"call": len(watched["calls"]) - 1, "start": time.monotonic(),
+                 "given_s": max(0.0, self.left()), "error": None}
         watched["attempts"].append(entry)
         try:
-            return answer_within(call, seconds)
+            return attempt(self, method, params)
         except Exception as error:
             entry["error"] = f"{type(error).__name__}: {error}"[:300]
             raise
         finally:
             entry["end"] = time.monotonic()
 
-    def retried(call, what, deadline, counts):
-        entry = {"what": what, "start": time.monotonic(), "deadline": deadline, "gave_up": None}
+    def watched_call(self, what, params, part, *keys, check=None):
+        entry = {"what": what, "start": time.monotonic(), "deadline": self.deadline, "gave_up": None}
         watched["calls"].append(entry)
         try:
-            return with_retries(call, what, deadline, counts)
+            return call(self, what, params, part, *keys, check=check)
         except lf.InvalidationError as error:
             entry["gave_up"] = str(error)
             raise
         finally:
             entry["end"] = time.monotonic()
 
-    lf._answer_within, lf._with_retries = attempt, retried
+    lf.Invocation.attempt, lf.Invocation.call = watched_attempt, watched_call
     try:
         yield watched
     finally:
-        lf._answer_within, lf._with_retries = answer_within, with_retries
+        lf.Invocation.attempt, lf.Invocation.call = attempt, call
 
 
 def _since(started, entries, *keys):
@@ -181,7 +184,8 @@ def run(fault, operation, kind, budget_s, times=None, ready=None):
     bucket = f"net-{uuid.uuid4().hex[:12]}"
     dists = sorted(_distribution(cf, bucket) for _ in range(2))
     proxy, hole = FaultyProxy(moto_url, headers=account), None
-    saved = (lf.cloudfront, lf._discovered, os.environ.get("DISTRIBUTION_ID"))
+    container = lf.CONTAINER
+    saved = (container.client, container.cache, os.environ.get("DISTRIBUTION_ID"))
     unregister = lambda: None  # noqa: E731
     try:
         if operation == "CreateInvalidation":
@@ -190,15 +194,23 @@ def run(fault, operation, kind, budget_s, times=None, ready=None):
         else:
             os.environ.pop("DISTRIBUTION_ID", None)
             match = MATCH[operation]
+        container.client, container.cache = _client(proxy.url), {}
+        if operation == "CreateInvalidation":
+            # A warm container: it read each target's configuration (GetDistributionConfig) on
+            # an earlier invocation, so the fault meets the operation under test alone.
+            settings, warm = lf.parse_settings(os.environ), lf.Invocation(container, container.clock() + 30)
+            for target in settings.distribution_ids:
+                lf.named_route(target, settings, warm)
+        set_up = len(proxy.timeline)   # the requests before the timed part
         url = proxy.url
         if fault in ("refuse", "blackhole"):
             hole = Refused() if fault == "refuse" else BlackHole()
             url = hole.url
         else:
             proxy.inject(fault, match, times)
-        lf.cloudfront, lf._discovered = _client(url), (float("-inf"), {})
+        container.client = _client(url)
         if operation == "ListDistributions page 2":
-            unregister = _two_pages(lf.cloudfront, cf)
+            unregister = _two_pages(container.client, cf)
         event = event_for(kind, bucket)
         if ready:
             ready()
@@ -206,15 +218,15 @@ def run(fault, operation, kind, budget_s, times=None, ready=None):
         with _watched() as watched:
             outcome, message, spare, metrics, lines = _invoke(event, budget_s)
         took = time.monotonic() - started
-        cached = bool(lf._discovered[1])
-        timeline = list(proxy.timeline)
+        cached = ("routes", "") in container.cache
+        timeline = list(proxy.timeline)[set_up:]
         first = {d: _invalidated(cf, d) for d in dists}
         # Heal the network and redeliver what was reported failed.
         proxy.heal()
         unregister()
-        lf.cloudfront = _client(proxy.url)
+        container.client = _client(proxy.url)
         if operation == "ListDistributions page 2":
-            unregister = _two_pages(lf.cloudfront, cf)
+            unregister = _two_pages(container.client, cf)
         if outcome == "raised":
             again, reported = event, set(KEYS)
         elif isinstance(outcome, dict) and outcome.get("batchItemFailures"):
@@ -230,7 +242,7 @@ def run(fault, operation, kind, budget_s, times=None, ready=None):
         proxy.close()
         if hole:
             hole.close()
-        lf.cloudfront, lf._discovered = saved[0], saved[1]
+        container.client, container.cache = saved[0], saved[1]
         if saved[2] is None:
             os.environ.pop("DISTRIBUTION_ID", None)
         else:
@@ -242,7 +254,7 @@ def run(fault, operation, kind, budget_s, times=None, ready=None):
         # Seconds left before Lambda's own timeout when the handler returned or raised.
         "spare_s": round(spare, 3),
         # Past the function's own deadline (the timeout less the safety margin): > 0 is late.
-        "past_deadline_s": round(took - (budget_s - lf._SAFETY_MARGIN_S), 3),
+        "past_deadline_s": round(took - (budget_s - lf.SAFETY_MARGIN_S), 3),
         "outcome": outcome if outcome == "raised" else json.dumps(outcome)[:200],
         "message": message or next((line for line in lines if line.startswith("ERROR")), ""),
         "log": lines,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, NoCredentialsError
-from conftest import DIST, client_error, handle_delete, raising, s3_upload
+from conftest import DIST, client_error, configured, handle_delete, invocation, raising, s3_upload
 
 import lambda_function as lf
 
@@ -58,24 +58,65 @@ def test_the_client_checks_every_answer_after_the_call():
 
 # -- Answers holding what they must -----------------------------------------------
 
-def test_an_answer_missing_a_key_names_the_first_missing():
-    assert lf._complete({"Invalidation": {"Id": "I1"}}, "Invalidation", "Id") == {"Invalidation": {"Id": "I1"}}
+def answering(monkeypatch, method, *answers):
+    """Have the container's client answer each call of *method* with the next of *answers*
+    (the last one again when they run out); return the params of each call."""
+    calls = []
+
+    def answer(**params):
+        calls.append(params)
+        return answers[min(len(calls), len(answers)) - 1]
+
+    monkeypatch.setattr(lf.CONTAINER.client, method, answer)
+    return calls
+
+
+# Time for one attempt and no retry (an attempt needs lf._MIN_ATTEMPT_S): a cut answer's
+# message is the give-up's last error.
+ONE_ATTEMPT_S = 0.4
+
+
+def last_error(message):
+    """The last error a give-up *message* names (after "; last error ")."""
+    return message.partition("; last error ")[2]
+
+
+def test_an_answer_missing_a_key_names_the_first_missing(monkeypatch, clock):
+    answering(monkeypatch, "create_invalidation", {"Invalidation": {"Id": "I1"}})
+    assert invocation().call("CreateInvalidation on E1", {}, "Invalidation", "Id") == {"Invalidation": {"Id": "I1"}}
     for answer in ({}, {"Invalidation": None}, {"Invalidation": {}}):
-        with pytest.raises(lf._Incomplete) as raised:
-            lf._complete(answer, "Invalidation", "Id")
-        assert str(raised.value) == "answer cut short: no Invalidation.Id in it"
-    with pytest.raises(lf._Incomplete, match=r"^answer cut short: no DistributionList\.Marker in it$"):
-        lf._complete({"DistributionList": {"Quantity": 0}}, "DistributionList", "Quantity", "Marker", "MaxItems")
+        answering(monkeypatch, "create_invalidation", answer)
+        with pytest.raises(lf.InvalidationError) as raised:
+            invocation(ONE_ATTEMPT_S).call("CreateInvalidation on E1", {}, "Invalidation", "Id")
+        assert last_error(str(raised.value)) == "answer cut short: no Invalidation.Id in it"
+    answering(monkeypatch, "list_distributions", {"DistributionList": {"Quantity": 0}})
+    with pytest.raises(lf.InvalidationError, match=r"; last error answer cut short: no DistributionList\.Marker in it$"):
+        invocation(ONE_ATTEMPT_S).call("ListDistributions", {}, "DistributionList", "Quantity", "Marker", "MaxItems")
+
+
+def serving(dist_id, bucket):
+    """A distribution as a listing holds it: *dist_id*, its origin the bucket *bucket*."""
+    return {"Id": dist_id, "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": f"{bucket}.s3.amazonaws.com"}]}}
 
 
 def page(**changes):
     """Return a whole ListDistributions answer of one page, with *changes* to its list."""
-    listing = {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 1, "Items": [{"Id": "E1"}]}
+    listing = {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 1, "Items": [serving("E1", "b1")]}
     listing.update(changes)
     return {"DistributionList": {k: v for k, v in listing.items() if v is not None}}
 
 
-DISAGREE = "answer cut short: a ListDistributions page whose Items, Quantity and NextMarker disagree"
+DISAGREE = "answer cut short: a distribution list page whose Items, Quantity and NextMarker disagree"
+
+
+def discovered(monkeypatch, answer):
+    """Discover with ListDistributions answering *answer* (then, for a next page, a last page
+    holding E2, serving b2); return ({bucket: its targets}, the params of each listing call)."""
+    calls = answering(monkeypatch, "list_distributions", answer, page(Items=[serving("E2", "b2")]))
+    if hasattr(lf.CONTAINER.client, "list_distributions_by_connection_mode"):   # none tenant-only
+        answering(monkeypatch, "list_distributions_by_connection_mode", page(Quantity=0, Items=None))
+    routes = lf.discovered_routes(invocation(ONE_ATTEMPT_S))
+    return {bucket: [route.target for route in found] for bucket, found in routes.items()}, calls
 
 
 @pytest.mark.parametrize("answer, problem", [
@@ -88,18 +129,49 @@ DISAGREE = "answer cut short: a ListDistributions page whose Items, Quantity and
     (page(IsTruncated=True), DISAGREE),             # truncated, and no marker for the next page
     (page(Quantity=1, Items=None), DISAGREE),
 ])
-def test_a_listing_page_is_believed_only_whole(answer, problem):
-    assert refusal(lf._distribution_page, answer) == problem
-    if problem is None:
-        listing = answer["DistributionList"]
-        assert lf._distribution_page(answer) == (listing.get("Items") or [],
-                                                 listing["IsTruncated"] and listing["NextMarker"])
+def test_a_listing_page_is_believed_only_whole(answer, problem, monkeypatch, clock):
+    if problem is not None:
+        if problem == DISAGREE:   # what the markers leave to it
+            assert refusal(lf._whole_page, answer) == problem
+        with pytest.raises(lf.InvalidationError) as raised:
+            discovered(monkeypatch, answer)
+        assert last_error(str(raised.value)) == problem
+        assert ("routes", "") not in lf.CONTAINER.cache   # nothing believed, nothing kept
+        return
+    assert lf._whole_page(answer) is answer
+    listing = answer["DistributionList"]
+    targets, calls = discovered(monkeypatch, answer)
+    next_marker = listing["IsTruncated"] and listing["NextMarker"]
+    assert targets == ({"b1": ["E1"], **({"b2": ["E2"]} if next_marker else {})} if listing.get("Items") else {})
+    assert calls == [{}, *([{"Marker": next_marker}] if next_marker else [])]
 
 
-def test_a_tenant_listing_gives_its_tenants_and_the_next_marker():
-    assert lf._tenant_page({"DistributionTenantList": [{"Id": "dt_1"}], "NextMarker": "dt_1"}) == (
-        [{"Id": "dt_1"}], "dt_1")
-    assert lf._tenant_page({}) == ([], None)   # no tenant: the list may be left out
+def tenants_listed(monkeypatch, *pages):
+    """The tenants _tenants_of finds of E1 when ListDistributionTenants answers *pages* in turn;
+    and the params of each listing call. (The client's tenant calls are stand-ins: the floor's
+    botocore has none.)"""
+    monkeypatch.setattr(lf.CONTAINER.client, "get_distribution", lambda **_: {
+        "Distribution": {"Id": "E1", "DistributionConfig": {}}})
+    monkeypatch.setattr(lf.CONTAINER.client, "get_distribution_tenant", lambda Identifier: {
+        "DistributionTenant": {"Id": Identifier}}, raising=False)
+    calls = []
+
+    def list_distribution_tenants(**params):
+        calls.append(params)
+        return pages[len(calls) - 1]
+
+    monkeypatch.setattr(lf.CONTAINER.client, "list_distribution_tenants", list_distribution_tenants,
+                        raising=False)
+    return lf._tenants_of("E1", invocation()), calls
+
+
+def test_a_tenant_listing_gives_its_tenants_and_the_next_marker(monkeypatch, clock):
+    tenants, calls = tenants_listed(monkeypatch, {"DistributionTenantList": [{"Id": "dt_1"}], "NextMarker": "dt_1"},
+                                    {"DistributionTenantList": [{"Id": "dt_2"}]})
+    assert tenants == [("dt_1", {}), ("dt_2", {})]
+    first = {"AssociationFilter": {"DistributionId": "E1"}}
+    assert calls == [first, {**first, "Marker": "dt_1"}]
+    assert tenants_listed(monkeypatch, {}) == ([], [first])   # no tenant: the list may be left out
 
 
 # -- Awaited until the deadline, and no longer ------------------------------------
@@ -107,14 +179,14 @@ def test_a_tenant_listing_gives_its_tenants_and_the_next_marker():
 def test_an_answer_is_awaited_only_for_the_time_given():
     release, started = threading.Event(), threading.Event()
 
-    def slow():
+    def slow(**_):
         started.set()
         release.wait(10)   # a dripped answer: still coming when the time is up
         return "late"
 
     try:
         with pytest.raises(lf._Incomplete) as raised:
-            lf._answer_within(slow, 0.2)
+            invocation(0.2).attempt(slow, {})
         assert str(raised.value) == "no complete answer in the 0.2 s left"
         assert raised.value.cause == "cut at the deadline"
         assert started.is_set() and not release.is_set()   # abandoned, not waited out
@@ -126,12 +198,12 @@ def test_no_time_left_is_said_as_none_and_a_call_that_fails_raises_in_the_caller
     release = threading.Event()
     try:
         with pytest.raises(lf._Incomplete, match=r"^no complete answer in the 0\.0 s left$"):
-            lf._answer_within(lambda: release.wait(10), -3)
+            invocation(-3).attempt(lambda: release.wait(10), {})
     finally:
         release.set()
     with pytest.raises(KeyError, match="Id"):
-        lf._answer_within(lambda: {}["Id"], 5)
-    assert lf._answer_within(lambda: "whole", 5) == "whole"
+        invocation(5).attempt(lambda: {}["Id"], {})
+    assert invocation(5).attempt(lambda: "whole", {}) == "whole"
 
 
 # -- Failures that say what to do -------------------------------------------------
@@ -145,15 +217,16 @@ ARN = "arn:aws:cloudfront::ACCOUNT_ID:distribution/E1"
                                            "authorized"),
      "allow cloudfront:CreateInvalidation on arn:aws:cloudfront::123456789012:distribution/E1 "
      "in the function's role policy"),
-    (client_error("NoSuchDistribution"), "no distribution E1 in this account: check DISTRIBUTION_ID"),
+    (client_error("NoSuchDistribution"), "no distribution E1 in this account, or a multi-tenant one "
+                                         "(docs/multi-tenant.md): check DISTRIBUTION_ID"),
     (NoCredentialsError(), "no AWS credentials: in Lambda the execution role gives them; "
                            "locally set AWS_PROFILE or run aws configure"),
     (client_error("InvalidArgument"), ""),
     (RuntimeError("AccessDenied"), ""),   # only CloudFront's own answer says what to allow
 ])
 def test_a_refusal_says_what_to_do(error, todo):
-    assert lf._what_to_do(error, "cloudfront:CreateInvalidation", ARN) == todo
-    line = lf._refusal("CreateInvalidation on E1", error, "cloudfront:CreateInvalidation", ARN)
+    line = lf.refusal("CreateInvalidation on E1", error, "cloudfront:CreateInvalidation", ARN)
+    assert line.partition("; ")[2] == todo
     assert line.endswith(f"; {todo}") if todo else ";" not in line.rpartition(")")[2]
     assert line.startswith("CreateInvalidation on E1 " + ("refused: " if isinstance(error, ClientError)
                                                           else "failed: "))
@@ -166,7 +239,7 @@ def test_a_discovery_that_breaks_names_what_broke(monkeypatch):
     monkeypatch.setattr(lf, "discovered_routes", broken)
     counts = Counter()
     with pytest.raises(lf.DiscoveryError) as raised:
-        lf.plan_event(s3_upload("a.html", "b.html"), lf.parse_settings({}), 0, counts)
+        lf.invalidate(s3_upload("a.html", "b.html"), lf.parse_settings({}), invocation(counts=counts))
     assert str(raised.value) == "KeyError: 'DistributionList'" and counts["RecordsFailed"] == 2
 
     def refused(*_args):
@@ -174,19 +247,21 @@ def test_a_discovery_that_breaks_names_what_broke(monkeypatch):
 
     monkeypatch.setattr(lf, "discovered_routes", refused)
     with pytest.raises(lf.DiscoveryError, match=r"^ListDistributions refused: AccessDenied$"):
-        lf.plan_event(s3_upload("a.html"), lf.parse_settings({}), 0)
+        lf.plan(s3_upload("a.html"), lf.parse_settings({}), invocation())
 
 
 def test_an_error_without_a_message_is_still_reported(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", raising(client_error("InvalidArgument", None)))
+    configured(DIST)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", raising(client_error("InvalidArgument", None)))
     with pytest.raises(lf.InvalidationError, match=f"^CreateInvalidation on {DIST} refused: .*InvalidArgument"):
         handle_delete(clock)
 
 
 def test_a_client_side_failure_names_the_call(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", raising(NoCredentialsError()))
+    configured(DIST)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", raising(NoCredentialsError()))
     with pytest.raises(lf.InvalidationError) as raised:
         handle_delete(clock)
     assert str(raised.value) == (f"CreateInvalidation on {DIST} failed: Unable to locate credentials; "
@@ -227,48 +302,52 @@ def mixed_upload():
 def test_what_escapes_before_any_request_counts_the_records_failed(monkeypatch, where, error, raised, failed):
     if where == "plan_invalidations":
         monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+        configured("E2QWRUHAPOMQZL")
     monkeypatch.setattr(lf, where, raising(error))
     counts = Counter(RecordsFailed=5)   # counted on top of what the invocation counted before
     with pytest.raises(raised):
-        lf.invalidate(mixed_upload(), lf.parse_settings(os.environ), lf._clock() + 10, counts)
+        lf.invalidate(mixed_upload(), lf.parse_settings(os.environ), invocation(10, counts))
     assert (counts["RecordsSeen"], counts["RecordsFailed"]) == (4, 5 + failed)
 
 
 def test_an_unexpected_error_is_logged_with_its_traceback(monkeypatch, caplog):
     monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    configured("E2QWRUHAPOMQZL")
     monkeypatch.setattr(lf, "submit", raising(KeyError("Id")))
     counts = Counter(RecordsFailed=1)
     results, failed, errors = lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ),
-                                            lf._clock() + 10, counts)
+                                            invocation(10, counts))
     assert errors == {"E2QWRUHAPOMQZL": "Invalidating on E2QWRUHAPOMQZL failed: KeyError: 'Id'"}
     assert counts["RecordsFailed"] == 2 and len(failed) == 1 and results == []
     (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert record.exc_info and record.exc_info[0] is KeyError
 
 
-def test_an_attempt_is_abandoned_at_the_deadline_and_time_left_is_checked_first():
+def test_an_attempt_is_abandoned_at_the_deadline_and_time_left_is_checked_first(monkeypatch):
     release = threading.Event()
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", lambda **_: release.wait(10))
+    monkeypatch.setattr(lf.CONTAINER.client, "list_distributions", lambda **_: pytest.fail("called"))
     try:
         with pytest.raises(lf.InvalidationError, match=r"^CreateInvalidation on E1: gave up after 1 "
                                                        r"attempt\(s\), out of time: 1 × cut at the deadline; "
                                                        r"last error no complete answer in the 0\.\d s left$"):
-            lf._with_retries(lambda: release.wait(10), "CreateInvalidation on E1", lf._clock() + 0.4,
-                             Counter())
+            invocation(0.4).call("CreateInvalidation on E1", {}, "Invalidation", "Id")
     finally:
         release.set()
     with pytest.raises(lf.InvalidationError, match=r"^ListDistributions: not attempted, no time left$"):
-        lf._with_retries(lambda: pytest.fail("called"), "ListDistributions", lf._clock(), Counter())
+        invocation(0).call("ListDistributions", {}, "DistributionList")
 
 
 def test_each_distribution_gets_an_equal_share_of_the_time_left(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", "E1,E2,E3")
+    configured("E1", "E2", "E3")
     shares = []
 
-    def submit(plan, deadline, counts):
-        shares.append(deadline - clock())
+    def submit(plan, invocation):
+        shares.append(invocation.left())
         clock.sleep(5)   # each takes 5 s of its share
         return [], []
 
     monkeypatch.setattr(lf, "submit", submit)
-    lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ), clock() + 60, Counter())
+    lf.invalidate(s3_upload("a.html"), lf.parse_settings(os.environ), invocation(60))
     assert shares == [20, 27.5, 50]   # 60 / 3; (60 - 5) / 2; 60 - 10

@@ -8,13 +8,13 @@ import logging
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
-from conftest import DIST, client_error, created, handle_delete, messages, metrics
+from conftest import DIST, client_error, configured, created, handle_delete, messages, metrics
 
 import lambda_function as lf
 
 
 class Recorder:
-    """random as _with_retries uses it: records each uniform() range and
+    """random as Invocation.call uses it: records each uniform() range and
     returns *fraction* of the way up it."""
 
     def __init__(self, fraction=0.5):
@@ -30,9 +30,10 @@ def connection_dropped():
 
 
 @pytest.fixture
-def cloudfront(monkeypatch):
+def cloudfront(monkeypatch, clock):
     """CreateInvalidation raising each fault in turn, then accepting."""
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)   # after clock: its reset empties the container's cache
     faults = []
 
     def create_invalidation(**_):
@@ -40,7 +41,7 @@ def cloudfront(monkeypatch):
             raise faults.pop(0)
         return created()
 
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", create_invalidation)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", create_invalidation)
     return faults
 
 
@@ -96,7 +97,8 @@ def test_a_long_wait_is_cut_so_a_last_attempt_fits(cloudfront, clock, monkeypatc
 
 def test_a_throttled_create_invalidation_says_which_call_it_retries(monkeypatch, clock, caplog):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    with Stubber(lf.cloudfront) as stub:
+    configured(DIST)
+    with Stubber(lf.CONTAINER.client) as stub:
         stub.add_client_error("create_invalidation", "Throttling", "Rate exceeded", 400)
         stub.add_response("create_invalidation", created("I1"), {"DistributionId": DIST, "InvalidationBatch": ANY})
         with caplog.at_level(logging.WARNING):

@@ -1,4 +1,4 @@
-"""`python lambda_function.py EVENT.json` (or - for stdin): the local dry run, as the README runs it."""
+"""`python3 local_run.py EVENT.json` (or - for stdin): the local dry run, as the README runs it."""
 
 import inspect
 import io
@@ -16,6 +16,22 @@ from conftest import DIST, ROOT, SETTINGS_VARS, create_distribution, invalidatio
 from conftest import run_function as run
 
 import lambda_function as lf
+import local_run
+
+
+@pytest.fixture(autouse=True)
+def root_handlers_kept(monkeypatch):
+    """local_run.main adds its stderr handler to the root logger: take it off after the test."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+
+
+def status_of(argv):
+    """The exit status local_run.main(argv) gives the shell: returned, or raised with SystemExit."""
+    try:
+        return local_run.main(argv)
+    except SystemExit as exit_:
+        return exit_.code
 
 
 def test_dry_run_needs_no_aws_account():
@@ -80,16 +96,14 @@ def test_usage_errors(monkeypatch, capsys, args, env, status, message):
     monkeypatch.chdir(ROOT)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit) as exit_:
-        lf.main(list(args))
-    assert exit_.value.code == status
+    assert status_of(list(args)) == status
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
 
 
 def test_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_:
-        lf.main(["--help"])
+        local_run.main(["--help"])
     assert exit_.value.code == 0
     assert "--apply" in capsys.readouterr().out
 
@@ -98,7 +112,7 @@ def test_warn_is_a_log_level(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("DISTRIBUTION_ID", "E1")
     monkeypatch.setenv("LOG_LEVEL", "warn")
-    assert lf.main(["tests/events/s3-delete.json"]) == 0
+    assert local_run.main(["tests/events/s3-delete.json"]) == 0
     assert json.loads(capsys.readouterr().out)["invalidations"][0]["Paths"] == ["/old/page.html"]
     assert lf.parse_settings({"LOG_LEVEL": "WARN"}).log_level == "WARNING"
 
@@ -107,13 +121,13 @@ def test_the_local_run_honours_log_level():
     quiet = run("tests/events/s3-delete.json", DISTRIBUTION_ID="E1", LOG_LEVEL="ERROR")
     assert quiet.returncode == 0 and quiet.stderr == ""
     chatty = run("tests/events/s3-delete.json", DISTRIBUTION_ID="E1", LOG_LEVEL="DEBUG")
-    assert "INFO DRY_RUN: would invalidate 1 path(s)" in chatty.stderr
+    assert "info: DRY_RUN: would invalidate 1 path(s)" in chatty.stderr
 
 
 def test_a_dash_reads_the_event_from_stdin(monkeypatch, capsys):
     monkeypatch.setenv("DISTRIBUTION_ID", "E1")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((ROOT / "tests/events/s3-delete.json").read_bytes())))
-    assert lf.main(["-"]) == 0
+    assert local_run.main(["-"]) == 0
     assert json.loads(capsys.readouterr().out)["invalidations"][0]["Paths"] == ["/old/page.html"]
 
 
@@ -124,22 +138,32 @@ def test_a_dash_reads_stdin_in_a_real_pipe():
     assert json.loads(result.stdout)["invalidations"][0]["Paths"] == ["/assets/app%201.css", "/index.html"]
     bad = run("-", input="{", DISTRIBUTION_ID="E1")
     assert bad.returncode == 1
-    assert bad.stderr == ("error: stdin is not JSON: Expecting property name enclosed in double quotes: "
-                          "line 1 column 2 (char 1)\n")
+    # After the versions it runs on (said at every start), the one error line.
+    (start, error) = bad.stderr.splitlines(keepends=True)
+    assert start.startswith("info: Running on Python ")
+    assert error == ("error: stdin is not JSON: Expecting property name enclosed in double quotes: "
+                     "line 1 column 2 (char 1)\n")
 
 
 def test_help_lists_every_setting_one_line_each(capsys):
     with pytest.raises(SystemExit) as exit_:
-        lf.main(["--help"])
+        local_run.main(["--help"])
     assert exit_.value.code == 0
     lines = capsys.readouterr().out.splitlines()
-    # Every variable parse_settings reads, so the list can't fall behind the code.
-    read = re.findall(r'env\.get\("([A-Z_]+)"\)', inspect.getsource(lf.parse_settings))
+    # Every variable parse_settings reads, so the list can't fall behind the code: named in the
+    # help's settings, each said what it does in the README's table the help points to.
+    source = "".join(map(inspect.getsource, (lf.parse_settings, lf._distribution_ids, lf._exclude)))
+    read = re.findall(r'env\.get\("([A-Z_]+)"\)', source)
     assert sorted(set(read)) == sorted(SETTINGS_VARS)
+    start = lines.index('settings, read from the environment as in Lambda (README.md, "Configuration"):')
+    named = re.findall(r"\b[A-Z][A-Z_]+[A-Z]\b", " ".join(lines[start + 1:lines.index("", start)]))
+    assert sorted(set(named) - {"AWS"}) == sorted(SETTINGS_VARS)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("\n## Configuration\n"):readme.index("\n## ", readme.index("\n## Configuration\n") + 1)]
     for name in read:
-        (line,) = [line for line in lines if line.split()[:1] == [name]]
-        assert len(line.split()) > 3, line   # and says what it does
-    assert "  (cd public && find assets -type f) | python3 lambda_function.py --keys -" in lines
+        (row,) = [row for row in table.splitlines() if row.startswith(f"| `{name}` |")]
+        assert len(row.split("|")[3].split()) > 3, row   # and says what it does
+    assert "  (cd public && find . -type f) | python3 local_run.py --keys -" in lines
 
 
 def test_debug_names_each_excluded_key(caplog):
@@ -147,35 +171,39 @@ def test_debug_names_each_excluded_key(caplog):
               ("assets/app-1.js", "assets/a b\n.css", "index.html")]
     settings = lf.parse_settings({"EXCLUDE_PATTERN": "^assets/"})
     with caplog.at_level(logging.DEBUG, logger="cloudfront_invalidator"):
-        (plan,) = lf.plan_invalidations(events, {"b": [("E1", "")]}, settings)
+        (plan,) = lf.plan_invalidations(events, {"b": [lf.Route("E1", "")]}, settings)
     assert plan.paths == ("/index.html",)
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert debug == ["'assets/app-1.js' matches EXCLUDE_PATTERN; not invalidated",
                      "'assets/a b\\n.css' matches EXCLUDE_PATTERN; not invalidated"]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="cloudfront_invalidator"):
-        lf.plan_invalidations(events, {"b": [("E1", "")]}, settings)
+        lf.plan_invalidations(events, {"b": [lf.Route("E1", "")]}, settings)
     assert "app-1.js" not in caplog.text and "2 key(s) match EXCLUDE_PATTERN" in caplog.text
 
 
 def test_the_left_out_keys_are_given_by_reason():
     events = [lf.ObjectEvent(bucket, key, "ObjectCreated:Put", "", key.encode()) for bucket, key in
               (("b", "x/skip.js"), ("b", "other/a.js"), ("lonely", "c.js"), ("b", "site/d.js"))]
-    left_out, skipped = {}, Counter(Malformed=1)
+    left_out, counts = {}, Counter(RecordsSkippedMalformed=1)
     settings = lf.parse_settings({"EXCLUDE_PATTERN": "skip"})
-    (plan,) = lf.plan_invalidations(events, {"b": [("E1", "site/")]}, settings, skipped, left_out)
+    (plan,) = lf.plan_invalidations(events, {"b": [lf.Route("E1", "site/")]}, settings, counts, left_out)
     assert plan.paths == ("/d.js",)
     assert left_out == {"Excluded": ["x/skip.js"], "Unserved": ["other/a.js"], "NoDistribution": ["c.js"]}
-    assert skipped == Counter(Malformed=1, Excluded=1, Unserved=1, NoDistribution=1)
+    # The metrics: unserved, outside the origin path or in a bucket nothing serves.
+    assert counts == Counter(RecordsSkippedMalformed=1, KeysExcluded=1, RecordsSkippedUnserved=2)
 
 
 def test_help_says_how_to_run_it_and_what_apply_does(capsys):
     with pytest.raises(SystemExit):
-        lf.main(["--help"])
+        local_run.main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert text.startswith("usage: python3 lambda_function.py [-h] [--keys FILE] [--apply] [--timeout SECONDS] [event] ")
-    for said in ("Print the CloudFront invalidations that a Lambda event would create. "
-                 "Settings come from the environment, as in Lambda (see the README).",
+    assert text.startswith("usage: python3 local_run.py [-h] [--keys FILE] [--apply] [--distribution-config FILE] "
+                           "[--timeout SECONDS] [event] ")
+    for said in ("Print the CloudFront invalidations that a Lambda event would create, as "
+                 "lambda_function.py would. With --keys, preview what a deploy of those object keys "
+                 "would invalidate.",
+                 'settings, read from the environment as in Lambda (README.md, "Configuration")',
                  "event a JSON file holding the Lambda event",
                  "--apply really create the invalidations, with your AWS credentials "
                  "(without it nothing is changed)",
@@ -185,7 +213,7 @@ def test_help_says_how_to_run_it_and_what_apply_does(capsys):
 
 def test_apply_creates_the_invalidations_in_process(cf, dist, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
-    assert lf.main(["tests/events/s3-delete.json", "--apply"]) == 0
+    assert local_run.main(["tests/events/s3-delete.json", "--apply"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["invalidations"]
     assert entry["Id"] and invalidations(cf, dist)[0] == {entry["CallerReference"]: ["/old/page.html"]}
 
@@ -193,7 +221,7 @@ def test_apply_creates_the_invalidations_in_process(cf, dist, monkeypatch, capsy
 def test_the_plan_is_printed_as_indented_json(monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    assert lf.main(["tests/events/s3-delete.json"]) == 0
+    assert local_run.main(["tests/events/s3-delete.json"]) == 0
     out = capsys.readouterr().out
     assert out == json.dumps(json.loads(out), indent=2) + "\n"
     assert out.startswith('{\n  "invalidations": [\n    {\n      "DistributionId": ')
@@ -209,21 +237,22 @@ def test_the_script_logs_level_and_message_to_stderr(monkeypatch, capsys):
     monkeypatch.setattr(lf.logger, "level", logging.NOTSET)
     lf.logger.manager._clear_cache()
     try:
-        assert lf.main(["tests/events/s3-delete.json"]) == 0
+        assert local_run.main(["tests/events/s3-delete.json"]) == 0
     finally:
         lf.logger.manager._clear_cache()
-    err = capsys.readouterr().err
-    assert err.startswith(f"INFO DRY_RUN: would invalidate 1 path(s) on {DIST}, reference ")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("info: Running on Python ")
+    assert lines[1].startswith("info: Planned without reading the distributions' cache behaviors ")
+    assert lines[2].startswith(f"info: DRY_RUN: would invalidate 1 path(s) on {DIST}, reference ")
+    assert len(lines) == 3
 
 
 def test_a_failed_discovery_in_the_local_run_is_exit_status_1(monkeypatch, capsys, clock):
     monkeypatch.chdir(ROOT)
-    with Stubber(lf.cloudfront) as stub:
+    with Stubber(lf.CONTAINER.client) as stub:
         stub.add_client_error("list_distributions", "AccessDenied", "not authorized", 403)
-        with pytest.raises(SystemExit) as exit_:
-            lf.main(["tests/events/s3-delete.json"])
-    assert exit_.value.code == 1
-    assert capsys.readouterr().err.startswith(
+        assert status_of(["tests/events/s3-delete.json"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
         "error: ListDistributions (to find the bucket's distributions: DISTRIBUTION_ID is unset) refused: ")
 
 
@@ -231,7 +260,7 @@ def test_the_local_run_exits_1_when_a_path_is_not_invalidated(cf, dist, monkeypa
     strict_cloudfront.refuse("/bad.js", "/*")
     event = tmp_path / "event.json"
     event.write_text(json.dumps(s3_upload("good.js", "bad.js")))
-    assert lf.main([str(event), "--apply"]) == 1
+    assert local_run.main([str(event), "--apply"]) == 1
     (entry,) = json.loads(capsys.readouterr().out)["invalidations"]
     assert entry["Paths"] == ["/good.js"]
 
@@ -250,13 +279,14 @@ def timed_run(*args, **env):
 def test_a_dry_run_without_distribution_id_says_what_it_needs_and_gives_up_soon(closed_port):
     result, took = timed_run("tests/events/s3-put.json", AWS_ENDPOINT_URL_CLOUDFRONT=closed_port)
     lines = result.stderr.splitlines()
-    assert lines[0] == ("INFO DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the "
+    assert lines[0].startswith("info: Running on Python ")
+    assert lines[1] == ("info: DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the "
                         "bucket's, which needs AWS credentials and a network (set DISTRIBUTION_ID to plan "
                         "without AWS)")
     assert re.fullmatch(r"error: ListDistributions \(to find the bucket's distributions: DISTRIBUTION_ID is "
                         r"unset\): gave up after \d+ attempt\(s\), out of time: \d+ × connection failed; last "
                         r"error EndpointConnectionError: .*; no connection to CloudFront's API was made: check "
-                        r"the network .*", lines[-1]), lines[-1]
+                        r"the network", lines[-1]), lines[-1]   # no VPC advice: not a function in a VPC
     assert result.returncode == 1 and result.stdout == ""
     assert took < 10   # the issue's bound: the local run gives up after --timeout (5 s) by default
 
@@ -265,8 +295,9 @@ def test_an_apply_that_cant_reach_cloudfront_gives_up_soon_naming_the_network(cl
     result, took = timed_run("tests/events/s3-delete.json", "--apply", DISTRIBUTION_ID="E2QWRUHAPOMQZL",
                              AWS_ENDPOINT_URL_CLOUDFRONT=closed_port)
     last = result.stderr.splitlines()[-1]
-    assert last.startswith("ERROR CreateInvalidation on E2QWRUHAPOMQZL: gave up after ") and (
-        "no connection to CloudFront's API was made: check the network" in last), result.stderr
+    # --apply reads the distribution's cache behaviors first: that call is the one given up on.
+    assert last.startswith("error: GetDistributionConfig E2QWRUHAPOMQZL: gave up after ") and (
+        last.endswith("no connection to CloudFront's API was made: check the network")), result.stderr
     assert result.returncode == 1 and result.stdout == ""   # no empty plan printed as if all went well
     assert took < 10
 
@@ -280,44 +311,58 @@ def test_the_local_budget_is_settable(closed_port):
 
 
 def test_a_lambda_invocation_keeps_its_deadline(monkeypatch):
-    assert lf.deadline_for(None) == pytest.approx(lf._clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S)
-    assert lf.deadline_for(None, 5) == pytest.approx(lf._clock() + 5 - lf._SAFETY_MARGIN_S)
+    container = lf.CONTAINER
+    assert container.deadline(None) == pytest.approx(container.clock() + lf.DEFAULT_BUDGET_S - lf.SAFETY_MARGIN_S)
+    assert container.deadline(None, 5) == pytest.approx(container.clock() + 5 - lf.SAFETY_MARGIN_S)
 
     class Context:
         def get_remaining_time_in_millis(self):
             return 900_000
 
-    assert lf.deadline_for(Context(), 5) == pytest.approx(lf._clock() + 900 - lf._SAFETY_MARGIN_S)
+    assert container.deadline(Context(), 5) == pytest.approx(container.clock() + 900 - lf.SAFETY_MARGIN_S)
 
 
 # -- EXCLUDE_PATTERN mistakes -------------------------------------------------------
 
-@pytest.mark.parametrize("pattern, warning", [
-    ("assets/*", "EXCLUDE_PATTERN 'assets/*' looks like a glob, but it is a Python regular expression "
-                 "searched in each key. As a glob, 'assets/*' would be the regular expression '^assets/'"),
-    (r"\.digested\.", None),
-    ("foo*.css", "EXCLUDE_PATTERN 'foo*.css' looks like a glob, but it is a Python regular expression "
-                 "searched in each key. As a glob, 'foo*.css' would be the regular expression '^foo.*\\\\.css$'"),
-    ("^/assets/", "EXCLUDE_PATTERN '^/assets/' starts with /, but S3 keys don't (assets/app.js, not "
-                  "/assets/app.js): it matches no key. Did you mean '^assets/'?"),
-    ("/static/", "EXCLUDE_PATTERN '/static/' starts with /, but S3 keys don't (assets/app.js, not "
-                 "/assets/app.js): it matches no key. Did you mean 'static/'?"),
-    (r"^assets/.*-[0-9a-f]{64}\.", None), (r".*\.js$", None), (r"\w*\.map$", None), ("[0-9]*x", None),
+@pytest.mark.parametrize("pattern, warning, hint", [
+    ("assets/*", "EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular expression "
+                 "searched in each key", "^assets/"),
+    (r"\.digested\.", None, None),
+    ("foo*.css", "EXCLUDE_PATTERN foo*.css looks like a glob, but it is a Python regular expression "
+                 "searched in each key", "^foo.*\\.css$"),
+    ("^/assets/", "EXCLUDE_PATTERN ^/assets/ starts with /, but S3 keys don't (assets/app.js, not "
+                  "/assets/app.js): it matches no key. Without the /: ^assets/", None),
+    ("/static/", "EXCLUDE_PATTERN /static/ starts with /, but S3 keys don't (assets/app.js, not "
+                 "/assets/app.js): it matches no key. Without the /: static/", None),
+    (r"^assets/.*-[0-9a-f]{64}\.", None, None), (r".*\.js$", None, None), (r"\w*\.map$", None, None),
+    ("[0-9]*x", None, None),
 ])
-def test_a_pattern_that_looks_like_a_glob_or_a_url_is_warned_of(pattern, warning):
+def test_a_pattern_that_looks_like_a_glob_or_a_url_is_warned_of(pattern, warning, hint):
     assert lf.exclude_warnings(re.compile(pattern)) == ([warning] if warning else [])
+    # The local tool adds the glob's regular expression, as typed (no quotes), to paste.
+    if warning:
+        assert local_run._with_glob_hint(warning) == (
+            f"{warning}. The glob as a regular expression: {hint}" if hint else warning)
 
 
 def test_a_glob_that_is_no_regular_expression_is_refused_with_its_translation():
     result = run("tests/events/s3-put.json", DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN="*.digested.*")
     assert result.returncode == 2 and result.stderr == (
-        "error: EXCLUDE_PATTERN: '*.digested.*' is not a valid Python regular expression (nothing to repeat at "
-        "position 0). As a glob, '*.digested.*' would be the regular expression '\\\\.digested\\\\.'\n")
+        "error: EXCLUDE_PATTERN: *.digested.* is not a valid Python regular expression (nothing to repeat at "
+        "position 0). The glob as a regular expression: \\.digested\\.\n")
 
 
 def test_the_warnings_come_at_start_in_the_local_run_and_in_lambda():
     result = run("tests/events/s3-put.json", DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN="^/css/")
-    assert result.stderr.splitlines()[0].startswith("WARNING EXCLUDE_PATTERN '^/css/' starts with /")
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("info: Running on Python ")
+    assert lines[1].startswith("warning: EXCLUDE_PATTERN ^/css/ starts with /")
+    # In Lambda, at the first invocation (the cold start), once per container: not at import.
     cold = run(code="import logging; logging.basicConfig(format='%(levelname)s %(message)s'); "
-                    "import lambda_function", EXCLUDE_PATTERN="assets/*")
-    assert "WARNING EXCLUDE_PATTERN 'assets/*' looks like a glob" in cold.stderr, cold.stderr
+                    "import lambda_function; print('imported', flush=True); "
+                    "[lambda_function.lambda_handler({'Records': []}, None) for _ in range(2)]",
+               EXCLUDE_PATTERN="assets/*")
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stderr.count("WARNING EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular "
+                             "expression searched in each key\n") == 1, cold.stderr
+    assert "glob as a regular expression" not in cold.stderr   # the hint is the local tool's

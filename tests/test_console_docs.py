@@ -208,7 +208,7 @@ def _steps():
     text = (ROOT / "docs" / "console-setup.md").read_text(encoding="utf-8")
     section = text.split("## The steps", 1)[1].split("\n## ", 1)[0]
     parts = re.split(r"^(\d+)\. ", section, flags=re.M)
-    return {int(number): body for number, body in zip(parts[1::2], parts[2::2])}
+    return {int(number): body for number, body in zip(parts[1::2], parts[2::2], strict=True)}
 
 
 def test_the_steps_are_numbered_in_order_and_every_step_referred_to_exists():

@@ -69,7 +69,7 @@ def test_exclude_pattern_is_compiled():
     ({"distribution_id": "d111111abcdef8.cloudfront.net"}, "not a CloudFront distribution id"),
     ({"origin_path": "/static"}, "ORIGIN_PATH applies only with DISTRIBUTION_ID"),
     ({"index_document": "docs/index.html"}, "INDEX_DOCUMENT"),
-    ({"exclude_pattern": "assets/(unclosed"}, "EXCLUDE_PATTERN: 'assets/(unclosed' is not a valid"),
+    ({"exclude_pattern": "assets/(unclosed"}, "EXCLUDE_PATTERN: assets/(unclosed is not a valid"),
     ({"max_paths": "0"}, "MAX_PATHS"),
     ({"max_paths": "3001"}, "MAX_PATHS"),
     ({"max_paths": "ten"}, "MAX_PATHS"),
@@ -444,7 +444,8 @@ def test_cloudfront_path(key, path):
     ("docs/index.html", "", "", ("/docs/index.html",)),
 ])
 def test_viewer_paths(key, prefix, index, paths):
-    assert lf.viewer_paths(key, prefix, index) == paths
+    found = lf.viewer_paths(key, lf.Route("E1", prefix), index)
+    assert list(found.items()) == [(path, "") for path in paths]
 
 
 # -- Plan -----------------------------------------------------------------------
@@ -455,7 +456,7 @@ def ev(key, bucket="b", name="ObjectCreated:Put", time="2026-01-01T00:00:00.000Z
 
 def test_plan_one_invalidation_per_distribution():
     events = [ev("b.html"), ev("a.html"), ev("a.html", version="02")]
-    routes = {"b": [("E2", ""), ("E1", "")]}
+    routes = {"b": [lf.Route("E2", ""), lf.Route("E1", "")]}
     plans = lf.plan_invalidations(events, routes, settings())
     assert [(p.distribution_id, p.paths, p.records) for p in plans] == [
         ("E1", ("/a.html", "/b.html"), 3), ("E2", ("/a.html", "/b.html"), 3)]
@@ -464,13 +465,13 @@ def test_plan_one_invalidation_per_distribution():
 
 def test_plan_routes_keys_by_bucket_and_origin_path():
     events = [ev("static/app.js", "assets"), ev("index.html", "assets"), ev("x.js", "elsewhere")]
-    routes = {"assets": [("ROOT", ""), ("STATIC", "static/")]}
+    routes = {"assets": [lf.Route("ROOT", ""), lf.Route("STATIC", "static/")]}
     plans = {p.distribution_id: p.paths for p in lf.plan_invalidations(events, routes, settings())}
     assert plans == {"ROOT": ("/index.html", "/static/app.js"), "STATIC": ("/app.js",)}
 
 
 def test_plan_same_bucket_twice_on_one_distribution():
-    routes = {"b": [("E1", ""), ("E1", "static/")]}
+    routes = {"b": [lf.Route("E1", ""), lf.Route("E1", "static/")]}
     (plan,) = lf.plan_invalidations([ev("static/app.js")], routes, settings())
     assert plan.paths == ("/app.js", "/static/app.js")
 
@@ -479,29 +480,30 @@ def test_plan_excludes_and_counts(caplog):
     events = [ev("assets/app-3f1a2b.js"), ev("index.html"), ev("assets/.sprockets-manifest-1.json")]
     s = settings(exclude_pattern=r"^assets/(?!\.sprockets-manifest)")
     with caplog.at_level(logging.INFO):
-        (plan,) = lf.plan_invalidations(events, {"b": [("E1", "")]}, s)
+        (plan,) = lf.plan_invalidations(events, {"b": [lf.Route("E1", "")]}, s)
     assert plan.paths == ("/assets/.sprockets-manifest-1.json", "/index.html")
     assert "1 key(s) match EXCLUDE_PATTERN" in caplog.text
 
 
 def test_plan_nothing_when_everything_is_excluded():
     s = settings(exclude_pattern="")._replace(exclude=re.compile("."))
-    assert lf.plan_invalidations([ev("a.js")], {"b": [("E1", "")]}, s) == []
+    assert lf.plan_invalidations([ev("a.js")], {"b": [lf.Route("E1", "")]}, s) == []
 
 
 def test_plan_warns_about_unserved_buckets(caplog):
-    skipped = Counter()
+    counts, left_out = Counter(), {}
     assert lf.plan_invalidations([ev("a.js", "lonely"), ev("b.js", "gone")], {"lonely": []},
-                                 settings(), skipped) == []
+                                 settings(), counts, left_out) == []
     assert "2 key(s) are in buckets that no CloudFront distribution serves" in caplog.text
-    assert skipped == Counter(NoDistribution=2)
+    assert left_out == {"NoDistribution": ["a.js", "b.js"]}
+    assert counts == Counter(RecordsSkippedUnserved=2)
 
 
 def test_plan_counts_a_redelivered_record_once_and_keeps_both_messages():
     events = [ev("a.html", message="m1"), ev("a.html", message="m2"), ev("b.html", message="m2")]
-    (plan,) = lf.plan_invalidations(events, {"b": [("E1", "")]}, settings())
+    (plan,) = lf.plan_invalidations(events, {"b": [lf.Route("E1", "")]}, settings())
     assert plan.records == 2
-    assert plan.sources == [(events[0], ("/a.html",)), (events[1], ("/a.html",)), (events[2], ("/b.html",))]
+    assert plan.sources == [(events[0], {"/a.html": ""}), (events[1], {"/a.html": ""}), (events[2], {"/b.html": ""})]
 
 
 def test_plan_paths_exact_below_the_threshold():
@@ -737,4 +739,6 @@ def test_routes_from_distributions():
         distribution("E3", ("logs.s3.us-east-1.amazonaws.com", "/a/b/")),
         {"Id": "E4", "Origins": {"Quantity": 0}},
     ])
-    assert routes == {"assets": [("E1", "static/"), ("E2", "")], "logs": [("E3", "a/b/")]}
+    default = (("*", ""),)   # a distribution without behaviors: a default that keys on no query string
+    assert routes == {"assets": [lf.Route("E1", "static/", default), lf.Route("E2", "", default, "index.html")],
+                      "logs": [lf.Route("E3", "a/b/", default)]}

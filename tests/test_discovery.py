@@ -10,8 +10,10 @@ from conftest import (
     client_error,
     create_distribution,
     invalidations,
+    invocation,
     messages,
     metrics,
+    run_function,
     s3_upload,
 )
 
@@ -73,7 +75,7 @@ def test_a_bucket_nobody_serves_is_a_warning(cf, fleet, caplog):
     assert all(paths_of(cf, d) == [] for d in fleet.values())
 
 
-def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch, hook):
+def test_warm_container_lists_distributions_once(cf, fleet, clock, hook):
     listed = []
     hook("before-parameter-build.cloudfront.ListDistributions", lambda **kw: listed.append(1))
     lf.lambda_handler(upload("one.js"), None)
@@ -81,8 +83,7 @@ def test_warm_container_lists_distributions_once(cf, fleet, monkeypatch, hook):
     assert len(listed) == 1
     # After the expiry the map is read again (a new distribution shows up).
     late = create_distribution(cf, "assets.s3.us-east-1.amazonaws.com")
-    clock = lf._clock() + lf.DISCOVERY_TTL_S + 1
-    monkeypatch.setattr(lf, "_clock", lambda: clock)
+    clock.now += lf.CACHE_TTL_S + 1
     lf.lambda_handler(upload("three.js"), None)
     assert len(listed) == 2
     assert paths_of(cf, late) == ["/three.js"]
@@ -97,9 +98,9 @@ def test_discovery_reads_every_page(cf, monkeypatch, hook):
         calls.append(dict(params))
 
     hook("provide-client-params.cloudfront.ListDistributions", two_at_a_time)
-    routes = lf.discovered_routes(deadline=lf._clock() + 30)
+    routes = lf.discovered_routes(invocation(30))
     assert len(calls) == 2 and calls[1]["Marker"]
-    assert {b: r[0][0] for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
+    assert {b: r[0].target for b, r in routes.items()} == {f"b{i}": ids[i] for i in range(3)}
 
 
 def test_explicit_distribution_with_origin_path(cf, monkeypatch, caplog):
@@ -115,7 +116,7 @@ def test_explicit_distribution_with_origin_path(cf, monkeypatch, caplog):
 def test_discovery_without_permission_says_what_to_grant(monkeypatch, clock):
     from botocore.stub import Stubber
 
-    with Stubber(lf.cloudfront) as stub:
+    with Stubber(lf.CONTAINER.client) as stub:
         stub.add_client_error("list_distributions", "AccessDenied",
                               "not authorized to perform: cloudfront:ListDistributions", 403)
         with pytest.raises(lf.InvalidationError,
@@ -153,16 +154,10 @@ def test_exclusion_recipe_for_asset_fingerprints(cf, fleet, monkeypatch, caplog)
     assert "5 key(s) match EXCLUDE_PATTERN" in caplog.text
 
 
-def test_a_bad_exclude_pattern_fails_at_start(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "EXCLUDE_PATTERN": "assets/(unclosed"}
-    result = subprocess.run([sys.executable, "-c", "import lambda_function"], env=env,
-                            cwd=os.path.dirname(lf.__file__), capture_output=True, text=True)
+def test_a_bad_exclude_pattern_fails_at_start():
+    result = run_function(code="import lambda_function", EXCLUDE_PATTERN="assets/(unclosed")
     assert result.returncode != 0
-    assert "ValueError: EXCLUDE_PATTERN: 'assets/(unclosed' is not a valid Python regular expression" in result.stderr
+    assert "ValueError: EXCLUDE_PATTERN: assets/(unclosed is not a valid Python regular expression" in result.stderr
 
 
 def test_discovery_logs_what_it_found(cf, caplog):
@@ -170,14 +165,14 @@ def test_discovery_logs_what_it_found(cf, caplog):
     create_distribution(cf, "b1.s3.amazonaws.com", "b2.s3.amazonaws.com")
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
-        lf.discovered_routes(lf._clock() + 30)
+        lf.discovered_routes(invocation(30))
     assert "Listed 3 distribution(s) and 0 tenant(s); 2 serve these buckets: b1, b2" in messages(caplog, logging.INFO)
 
 
 def test_discovery_of_no_s3_distribution_says_none(cf, caplog):
     create_distribution(cf, "api.example.com")
     with caplog.at_level(logging.INFO):
-        assert lf.discovered_routes(lf._clock() + 30) == {}
+        assert lf.discovered_routes(invocation(30)) == {}
     assert "Listed 1 distribution(s) and 0 tenant(s); 0 serve these buckets: none" in messages(caplog, logging.INFO)
 
 
@@ -186,18 +181,18 @@ def test_discovery_is_cached_for_exactly_its_ttl(cf, clock, hook):
     listed = []
     hook("before-parameter-build.cloudfront.ListDistributions", lambda **kw: listed.append(clock.now))
     start = clock.now
-    lf.discovered_routes(start + 30)
-    clock.now = start + lf.DISCOVERY_TTL_S - 0.001
-    lf.discovered_routes(clock.now + 30)
+    lf.discovered_routes(invocation(30))
+    clock.now = start + lf.CACHE_TTL_S - 0.001
+    lf.discovered_routes(invocation(30))
     assert len(listed) == 1
-    clock.now = start + lf.DISCOVERY_TTL_S
-    lf.discovered_routes(clock.now + 30)
+    clock.now = start + lf.CACHE_TTL_S
+    lf.discovered_routes(invocation(30))
     assert len(listed) == 2
 
 
 def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, capsys, monkeypatch):
     dist_id = create_distribution(cf, ORIGIN)
-    list_distributions = lf.cloudfront.list_distributions
+    list_distributions = lf.CONTAINER.client.list_distributions
     calls = []
 
     def throttled_once(**kwargs):
@@ -206,7 +201,7 @@ def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, cap
             raise client_error("Throttling", "Rate exceeded", 400, "ListDistributions")
         return list_distributions(**kwargs)
 
-    monkeypatch.setattr(lf.cloudfront, "list_distributions", throttled_once)
+    monkeypatch.setattr(lf.CONTAINER.client, "list_distributions", throttled_once)
     with caplog.at_level(logging.WARNING):
         result = lf.lambda_handler(s3_upload("a.js"), FakeContext(clock, 60))
     assert result["invalidations"][0]["DistributionId"] == dist_id
@@ -219,7 +214,7 @@ def test_throttled_discovery_is_retried_counted_and_named(cf, clock, caplog, cap
 
 def test_an_origin_path_is_used_as_written_apart_from_its_slashes(cf):
     dist_id = create_distribution(cf, ("assets.s3.amazonaws.com", "/XBOX/"))
-    assert lf.discovered_routes(lf._clock() + 30) == {"assets": [(dist_id, "XBOX/")]}
+    assert lf.discovered_routes(invocation(30)) == {"assets": [lf.Route(dist_id, "XBOX/", (("*", ""),))]}
 
 
 def test_keys_no_distribution_serves_are_counted_unserved(cf, capsys):

@@ -423,14 +423,13 @@ EVENT = "tests/events/s3-put.json"
 
 # (page, quote, how to make the function print it): each quote, with "..."
 # for any text and N for a number, must be found in what that run prints
-# (stdout and stderr). Marked "planned": the text issue 25 gives the local
-# run's messages; they fail until lambda_function.py / local_run.py print it.
+# (stdout and stderr).
 QUOTES = [
     ("README.md", "gave up after N attempt(s), out of time: N × connection failed; ... "
      "no connection to CloudFront's API was made",
      dict(args=["--apply", "--timeout", "2", EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL")),
     ("docs/local-run.md", "gave up after N attempt(s), out of time: N × connection failed; last error ...; "
-     "no connection to CloudFront's API was made: check the network",   # planned: no VPC advice locally
+     "no connection to CloudFront's API was made: check the network",   # no VPC advice locally
      dict(args=["--apply", "--timeout", "2", EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL",
           absent="a function in a VPC")),
     ("README.md", "Unable to locate credentials",
@@ -446,26 +445,30 @@ QUOTES = [
     ("docs/local-run.md", "error: stdin is not JSON: Expecting property name enclosed in double quotes: "
      "line 1 column 2 (char 1)", dict(args=["-"], stdin="{x}")),
     ("docs/local-run.md", "python3 local_run.py: error: give an event file (- reads stdin) or --keys FILE",
-     dict(args=[])),   # planned: the program's new name
+     dict(args=[])),
     ("docs/local-run.md", "error: MAX_PATHS: expected a whole number from 1 to 3000, got 'lots'",
      dict(args=[EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL", MAX_PATHS="lots")),
-    ("docs/local-run.md", "debug: 'docs/c++ guide?.txt' matches EXCLUDE_PATTERN; not invalidated",   # planned
+    ("docs/local-run.md", "debug: 'docs/c++ guide?.txt' matches EXCLUDE_PATTERN; not invalidated",
      dict(args=[EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN=r"\.txt$", LOG_LEVEL="DEBUG")),
-    ("docs/local-run.md", "info: 1 key(s) match EXCLUDE_PATTERN and are not invalidated",   # planned
+    ("docs/local-run.md", "info: 1 key(s) match EXCLUDE_PATTERN and are not invalidated",
      dict(args=[EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN=r"\.txt$", LOG_LEVEL="DEBUG")),
-    ("docs/local-run.md", "info: DRY_RUN: would invalidate 3 path(s) on E2QWRUHAPOMQZL, reference ...: "
-     "/css/my%20file.css /img/%E6%97%A5%E6%9C%AC.png /index.html",   # planned
+    ("docs/local-run.md", "info: DRY_RUN: would invalidate 3 path(s) on E2QWRUHAPOMQZL, reference "
+     "2026-11-25T10:00:00.000Z-ac13529dccf35b73646f2f81d4a1bd01c330b5d3: "
+     "/css/my%20file.css /img/%E6%97%A5%E6%9C%AC.png /index.html",   # as the page quotes it, reference and all
      dict(args=[EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL", EXCLUDE_PATTERN=r"\.txt$", LOG_LEVEL="DEBUG")),
     ("docs/local-run.md", "No key read: is the build there?", dict(args=["--keys", "-"], stdin="")),
     ("docs/rails-asset-sync.md", "No key read: is the build there?", dict(args=["--keys", "-"], stdin="\n")),
     ("docs/local-run.md", "warning: every key starts with public/, which the bucket's keys don't: list the "
-     "files from inside public, e.g. (cd public && find . -type f) | python3 local_run.py --keys -",   # planned
+     "files from inside public, e.g. (cd public && find . -type f) | python3 local_run.py --keys -",
      dict(args=["--keys", "-"], stdin="public/robots.txt\npublic/assets/app.css\n")),
-    ("docs/local-run.md", r"warning: EXCLUDE_PATTERN \.js$ excludes none of the 9 key(s) read",   # planned
+    ("docs/local-run.md", r"warning: EXCLUDE_PATTERN \.js$ excludes none of the 9 key(s) read",
      dict(args=["--keys", "-"], stdin=NINE_KEYS, EXCLUDE_PATTERN=r"\.js$")),
-    ("docs/local-run.md", "warning: EXCLUDE_PATTERN *.css looks like a glob, but it is a Python regular "
-     r"expression searched in each key. The glob as a regular expression: \.css$",   # planned
+    ("docs/local-run.md", "error: EXCLUDE_PATTERN: *.css is not a valid Python regular expression "
+     r"(nothing to repeat at position 0). The glob as a regular expression: \.css$",
      dict(args=["--keys", "-"], stdin=NINE_KEYS, EXCLUDE_PATTERN="*.css")),
+    ("docs/local-run.md", "warning: EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular "
+     "expression searched in each key. The glob as a regular expression: ^assets/",
+     dict(args=["--keys", "-"], stdin=NINE_KEYS, EXCLUDE_PATTERN="assets/*")),
 ]
 
 # Quoted in the README's troubleshooting table, made only in Lambda against

@@ -7,7 +7,16 @@ import os
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
-from conftest import DIST, FakeContext, created, handle_delete, load_event, sqs_batch
+from conftest import (
+    DIST,
+    FakeContext,
+    configured,
+    created,
+    handle_delete,
+    load_event,
+    plan_of,
+    sqs_batch,
+)
 
 import lambda_function as lf
 
@@ -15,15 +24,16 @@ PATHS = ["/old/page.html"]
 
 
 @pytest.fixture
-def stub(monkeypatch):
+def stub(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    with Stubber(lf.cloudfront) as stubber:
+    configured(DIST)   # after clock: its reset empties the container's cache
+    with Stubber(lf.CONTAINER.client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
 
 
 def expected_request(reference=None):
-    plan = lf.plan_event(load_event("s3-delete"), lf.parse_settings(os.environ), 0)[0]
+    plan = plan_of(load_event("s3-delete"), lf.parse_settings(os.environ))[0]
     return {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(PATHS), "Items": PATHS},
         "CallerReference": reference or plan.caller_reference}}
@@ -111,7 +121,7 @@ def test_throttled_until_the_deadline_is_raised_in_time(stub, clock, monkeypatch
                        match=r"gave up after 3 attempt\(s\), out of time: 3 × Throttling; last error Throttling"):
         lf.lambda_handler(load_event("s3-delete"), context)
     assert clock.sleeps == [8, 21]
-    assert context.get_remaining_time_in_millis() / 1000 == lf._SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
+    assert context.get_remaining_time_in_millis() / 1000 == lf.SAFETY_MARGIN_S + lf._MIN_ATTEMPT_S
 
 
 def test_a_three_second_function_still_waits_out_a_throttle(stub, clock, monkeypatch, caplog, not_warned):
@@ -135,24 +145,25 @@ def test_no_retry_when_there_is_no_time(stub, clock):
 
 def test_each_attempt_is_awaited_only_until_the_deadline(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     seen = []
 
-    def read_timeout(call, seconds):
-        seen.append(seconds)
+    def read_timeout(invocation, method, params):
+        seen.append(max(0.0, invocation.left()))   # the seconds an attempt is given
         raise ReadTimeoutError(endpoint_url="https://cloudfront.amazonaws.com")
 
-    monkeypatch.setattr(lf, "_answer_within", read_timeout)
+    monkeypatch.setattr(lf.Invocation, "attempt", read_timeout)
     with pytest.raises(lf.InvalidationError, match=r"out of time: \d+ × read timeout; last error ReadTimeoutError"):
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 4))
     assert seen[0] == 3.5 and all(0 < t <= 3.5 for t in seen)
     assert len(seen) == len(clock.sleeps) + 1 >= 2
-    deadline = 1000 + 4 - lf._SAFETY_MARGIN_S
+    deadline = 1000 + 4 - lf.SAFETY_MARGIN_S
     elapsed = [sum(clock.sleeps[:i]) for i in range(len(seen))]
     assert seen == [pytest.approx(deadline - (1000 + e)) for e in elapsed]
 
 
 def test_sqs_failure_of_everything_raises_so_the_batch_returns_to_the_queue(stub, clock):
-    plan = lf.plan_event(load_event("sqs-s3"), lf.parse_settings(os.environ), 0)[0]
+    plan = plan_of(load_event("sqs-s3"), lf.parse_settings(os.environ))[0]
     stub.add_client_error("create_invalidation", "AccessDenied", "denied", 403, expected_params={
         "DistributionId": DIST, "InvalidationBatch": {
             "Paths": {"Quantity": 2, "Items": list(plan.paths)},
@@ -164,12 +175,13 @@ def test_sqs_failure_of_everything_raises_so_the_batch_returns_to_the_queue(stub
 def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
     # The case: a 500-message batch is one invalidation even when CloudFront throttles.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     event = sqs_batch([f"d{i % 5}/f{i}.js" for i in range(500)])
-    plan = lf.plan_event(event, lf.parse_settings(os.environ), 0)[0]
+    plan = plan_of(event, lf.parse_settings(os.environ))[0]
     request = {"DistributionId": DIST, "InvalidationBatch": {
         "Paths": {"Quantity": len(plan.paths), "Items": list(plan.paths)},
         "CallerReference": plan.caller_reference}}
-    with Stubber(lf.cloudfront) as stub:
+    with Stubber(lf.CONTAINER.client) as stub:
         for _ in range(2):
             stub.add_client_error("create_invalidation", "Throttling", "Rate exceeded", 400,
                                   expected_params=request)
@@ -181,8 +193,9 @@ def test_sqs_batch_throttled_is_still_one_invalidation(monkeypatch, clock):
 
 def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
-    plans = lf.plan_event(load_event("s3-delete"), lf.parse_settings(os.environ), 0)
-    with Stubber(lf.cloudfront) as stub:
+    configured(DIST, "E1OTHER")
+    plans = plan_of(load_event("s3-delete"), lf.parse_settings(os.environ))
+    with Stubber(lf.CONTAINER.client) as stub:
         for plan in plans:   # sorted by id: E1OTHER first
             request = {"DistributionId": plan.distribution_id, "InvalidationBatch": {
                 "Paths": {"Quantity": 1, "Items": PATHS}, "CallerReference": plan.caller_reference}}
@@ -203,6 +216,7 @@ def test_one_failed_distribution_does_not_stop_the_others(monkeypatch, clock):
 ])
 def test_network_faults_are_retried(monkeypatch, clock, fault):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     calls = []
 
     def flaky(**kwargs):
@@ -211,7 +225,7 @@ def test_network_faults_are_retried(monkeypatch, clock, fault):
             raise fault
         return created()
 
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", flaky)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", flaky)
     result = handle_delete(clock)
     assert result["invalidations"][0]["Id"] == "I2J0I21PCUYOIK"
     assert len(calls) == 2 and calls[0] == calls[1] and len(clock.sleeps) == 1
@@ -233,9 +247,10 @@ def test_a_refused_path_is_isolated_and_covered(monkeypatch, clock, caplog):
     # Bisection: 4 paths refused as one request; the half with the bad path is
     # refused again; the bad path alone is refused, then covered by its prefix.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     event = sqs_batch(["a/1.js", "a/2.js", "b/x(1).js", "b/y.js"])
-    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
-    with Stubber(lf.cloudfront) as stub:
+    (plan,) = plan_of(event, lf.parse_settings(os.environ))
+    with Stubber(lf.CONTAINER.client) as stub:
         for paths, accepted in [(list(plan.paths), False), (["/a/1.js", "/a/2.js"], True),
                                 (["/b/x(1).js", "/b/y.js"], False), (["/b/x(1).js"], False),
                                 (["/b/x*"], True), (["/b/y.js"], True)]:
@@ -248,8 +263,9 @@ def test_a_refused_path_is_isolated_and_covered(monkeypatch, clock, caplog):
 
 def test_a_path_nothing_covers_fails_only_its_own_message(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     event = sqs_batch(["a/1.js", "b/bad.js"])   # messages m0 and m1
-    with Stubber(lf.cloudfront) as stub:
+    with Stubber(lf.CONTAINER.client) as stub:
         for paths, accepted in [(["/a/1.js", "/b/bad.js"], False), (["/a/1.js"], True),
                                 (["/b/bad.js"], False), (["/b/*"], False), (["/*"], False)]:
             expect(stub, paths, accepted)
@@ -260,9 +276,10 @@ def test_a_path_nothing_covers_fails_only_its_own_message(monkeypatch, clock):
 
 def test_one_denied_distribution_fails_only_its_messages(monkeypatch, clock):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
+    configured(DIST, "E1OTHER")
     event = sqs_batch(["a.js", "b.js"])
-    plans = lf.plan_event(event, lf.parse_settings(os.environ), 0)
-    with Stubber(lf.cloudfront) as stub:
+    plans = plan_of(event, lf.parse_settings(os.environ))
+    with Stubber(lf.CONTAINER.client) as stub:
         for plan in plans:   # sorted by id: E1OTHER first
             request = {"DistributionId": plan.distribution_id, "InvalidationBatch": {
                 "Paths": {"Quantity": 2, "Items": list(plan.paths)}, "CallerReference": plan.caller_reference}}
@@ -277,12 +294,12 @@ def test_one_denied_distribution_fails_only_its_messages(monkeypatch, clock):
 
 
 def test_default_budget_without_a_context(clock):
-    assert lf.deadline_for(None) == clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S
-    assert lf.deadline_for(FakeContext(clock, 10)) == clock() + 10 - lf._SAFETY_MARGIN_S
+    assert lf.CONTAINER.deadline(None) == clock() + lf.DEFAULT_BUDGET_S - lf.SAFETY_MARGIN_S
+    assert lf.CONTAINER.deadline(FakeContext(clock, 10)) == clock() + 10 - lf.SAFETY_MARGIN_S
 
 
 def test_a_context_without_remaining_time_gets_the_default_budget(monkeypatch, clock):
-    assert lf.deadline_for(object()) == clock() + lf.DEFAULT_BUDGET_S - lf._SAFETY_MARGIN_S
+    assert lf.CONTAINER.deadline(object()) == clock() + lf.DEFAULT_BUDGET_S - lf.SAFETY_MARGIN_S
 
 
 def test_a_reused_reference_whose_message_mentions_paths_is_still_done(stub, clock):

@@ -14,6 +14,7 @@ from conftest import (
     FakeContext,
     assert_fits_and_covers,
     client_error,
+    configured,
     create_distribution,
     eventbridge,
     handle_delete,
@@ -21,6 +22,7 @@ from conftest import (
     load_event,
     messages,
     metrics,
+    plan_of,
     s3_upload,
     sqs_batch,
 )
@@ -161,6 +163,7 @@ def test_max_paths_100_three_directories_and_the_root(cf, dist, monkeypatch):
 
 def test_a_missing_distribution_is_raised(monkeypatch):
     monkeypatch.setenv("DISTRIBUTION_ID", "E0000000000000")
+    configured("E0000000000000")
     with pytest.raises(lf.InvalidationError, match="CreateInvalidation on E0000000000000 refused"):
         lf.lambda_handler(load_event("s3-delete"), None)
 
@@ -180,9 +183,10 @@ def test_an_event_without_object_records_says_so(caplog):
 def test_dry_run_plans_every_distribution_and_logs_each(monkeypatch, caplog):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
     monkeypatch.setenv("DRY_RUN", "true")
+    configured(DIST, "E1OTHER")
     with caplog.at_level(logging.INFO):
         result = lf.lambda_handler(s3_upload("a b.js", "c.js"), None)
-    plans = lf.plan_event(s3_upload("a b.js", "c.js"), lf.parse_settings(os.environ), 0)
+    plans = plan_of(s3_upload("a b.js", "c.js"), lf.parse_settings(os.environ))
     assert result == {"invalidations": [
         {"DistributionId": plan.distribution_id, "Paths": ["/a%20b.js", "/c.js"],
          "CallerReference": plan.caller_reference} for plan in plans]}
@@ -215,7 +219,8 @@ def test_created_invalidation_log_line_shows_the_first_five_paths(cf, dist, capl
 
 def test_redelivery_on_two_distributions_counts_two_reused_references(monkeypatch, caplog, capsys):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
-    with Stubber(lf.cloudfront) as stub:
+    configured(DIST, "E1OTHER")
+    with Stubber(lf.CONTAINER.client) as stub:
         for _ in range(2):   # both made by an earlier delivery
             stub.add_client_error("create_invalidation", "InvalidationBatchAlreadyExists",
                                   "already exists", 409)
@@ -231,7 +236,8 @@ def test_redelivery_on_two_distributions_counts_two_reused_references(monkeypatc
 
 def test_failures_on_two_distributions_are_all_reported(monkeypatch, clock, caplog):
     monkeypatch.setenv("DISTRIBUTION_ID", f"{DIST},E1OTHER")
-    with Stubber(lf.cloudfront) as stub:
+    configured(DIST, "E1OTHER")
+    with Stubber(lf.CONTAINER.client) as stub:
         for _ in range(2):
             stub.add_client_error("create_invalidation", "AccessDenied", "denied", 403)
         with caplog.at_level(logging.ERROR), pytest.raises(lf.InvalidationError) as raised:
@@ -247,6 +253,7 @@ def test_failures_on_two_distributions_are_all_reported(monkeypatch, clock, capl
 def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_warned):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     monkeypatch.setenv("DRY_RUN", "true")
+    configured(DIST)
     with caplog.at_level(logging.WARNING):
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 10))
     assert messages(caplog, logging.WARNING) == []
@@ -255,6 +262,7 @@ def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_war
 def test_a_short_timeout_warning_says_what_to_set(monkeypatch, clock, caplog, not_warned):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     monkeypatch.setenv("DRY_RUN", "true")
+    configured(DIST)
     with caplog.at_level(logging.WARNING):
         lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 3))
     assert messages(caplog, logging.WARNING) == [
@@ -337,6 +345,7 @@ def test_discovery_batch_with_one_denied_distribution_fails_exactly_its_messages
 def test_a_direct_event_still_raises_when_anything_failed(cf, monkeypatch, clock):
     create_distribution(cf, "site-a.s3.amazonaws.com")
     monkeypatch.setenv("DISTRIBUTION_ID", "E0000000000000")
+    configured("E0000000000000")
     with pytest.raises(lf.InvalidationError, match="E0000000000000 refused"):
         handle_delete(clock)
 
@@ -390,7 +399,7 @@ def test_a_destination_record_replays_the_original_event(cf, dist, envelope):
              "sqs": {"Records": [{"messageId": "d1", "eventSource": "aws:sqs", "body": json.dumps(record)}]},
              "sns-sqs": {"Records": [{"messageId": "d1", "eventSource": "aws:sqs", "body": json.dumps(sns_in_sqs)}]},
              }[envelope]
-    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    (plan,) = plan_of(event, lf.parse_settings(os.environ))
     # The same records, so the same reference: replaying what did succeed is free.
     assert plan.caller_reference == original["CallerReference"]
     assert list(plan.paths) == original["Paths"]
@@ -427,6 +436,7 @@ def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
 def test_metrics_carry_the_function_name(monkeypatch, capsys, name, expected):
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     monkeypatch.setenv("DRY_RUN", "true")
+    configured(DIST)
     if name:
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", name)
     else:
@@ -531,7 +541,7 @@ def test_a_refused_wildcard_is_widened_without_asking_again(cf, dist):
 def test_a_refused_path_is_covered_under_a_reference_dated_like_the_plans(cf, dist, monkeypatch):
     strict_cloudfront.refuse("/b/x%20y.js")
     event = sqs_batch(["a/1.js", "b/x y.js"])
-    (plan,) = lf.plan_event(event, lf.parse_settings(os.environ), 0)
+    (plan,) = plan_of(event, lf.parse_settings(os.environ))
     first = lf.lambda_handler(event, None)
     assert first == {"batchItemFailures": []}
     sent = [r for r in strict_cloudfront.requests() if r.accepted]
@@ -553,6 +563,7 @@ def test_a_refused_path_is_covered_under_a_reference_dated_like_the_plans(cf, di
 def test_references_of_the_parts_of_a_refused_plan_are_stable_across_versions(monkeypatch, clock):
     # As for the whole plan: a redelivery after an upgrade must find each part's invalidation.
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
+    configured(DIST)
     sent = {}
 
     def create_invalidation(DistributionId, InvalidationBatch):
@@ -562,7 +573,7 @@ def test_references_of_the_parts_of_a_refused_plan_are_stable_across_versions(mo
         sent[paths] = InvalidationBatch["CallerReference"]
         return {"Invalidation": {"Id": "I1"}}
 
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", create_invalidation)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", create_invalidation)
     lf.lambda_handler(sqs_batch(["a/1.js", "b/x y.js"]), FakeContext(clock, 60))
     assert sent == {("/a/1.js",): "2026-11-25T10:00:00.000Z-558681f38c7db1f26389bb5152a140f41492dd73",
                     ("/b/x*",): "2026-11-25T10:00:00.000Z-3bb8a131cc5f8b234064a72a9687fc874b18333b"}

@@ -1,5 +1,5 @@
 """conftest's hook fixture, and its guard: a test that leaves a handler on the shared
-client (lambda_function.cloudfront) fails, and what it left is taken off."""
+client (lambda_function.CONTAINER.client) fails, and what it left is taken off."""
 
 import boto3
 import pytest
@@ -50,5 +50,5 @@ def test_the_guard_fails_a_block_that_leaves_a_handler_and_takes_it_off():
 
 def test_the_hook_fixture_registers_on_the_shared_client(hook):
     hook(EVENT, handler)
-    assert (EVENT, handler) in registered_handlers(lf.cloudfront)[0]
+    assert (EVENT, handler) in registered_handlers(lf.CONTAINER.client)[0]
     # Unregistered when the test ends, or the guard (no_hook_left_behind) fails this test.

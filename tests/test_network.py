@@ -11,7 +11,6 @@ line counting every record not invalidated. The margins measured are
 printed by benchmarks/network.py, not asserted here.
 """
 
-import json
 import os
 import threading
 
@@ -19,7 +18,7 @@ import network_scenario
 import pytest
 from botocore.exceptions import NoCredentialsError
 from botocore.stub import Stubber
-from conftest import FakeContext, load_event
+from conftest import FakeContext, configured, create_distribution, load_event, metrics, raising
 from faulty_proxy import FaultyProxy
 
 import lambda_function as lf
@@ -156,27 +155,28 @@ def test_a_listing_cut_on_page_2_every_time_is_not_believed_in_part():
 
 # -- What abandoned attempts leave behind ----------------------------------------
 
-def test_abandoned_attempts_never_outnumber_the_slots_and_a_freed_slot_is_used(dist, monkeypatch):
+def test_abandoned_attempts_never_outnumber_the_slots_and_a_freed_slot_is_used(dist):
     """Against an answer that never ends, each invocation abandons its attempt, still reading,
     until every slot is held; the next invocations make no attempt (no thread, no connection)
     until one ends, and then one is made at once."""
-    monkeypatch.setattr(lf, "_slots", threading.BoundedSemaphore(lf._ATTEMPT_SLOTS))   # none held before
+    configured(dist)   # its configuration known: the attempts are CreateInvalidation's alone
     before = set(threading.enumerate())
 
     def live():
-        return [t for t in threading.enumerate() if t.name == "cloudfront-attempt" and t not in before]
+        # the container's attempt threads: cloudfront-attempt_0 to _3
+        return [t for t in threading.enumerate() if t.name.startswith("cloudfront-attempt") and t not in before]
 
     proxy = FaultyProxy(os.environ["AWS_ENDPOINT_URL_CLOUDFRONT"])
     proxy.inject("trickle", "/invalidation")
-    monkeypatch.setattr(lf, "cloudfront", network_scenario._client(proxy.url))
+    lf.CONTAINER.client = network_scenario._client(proxy.url)   # conftest puts the client back
     try:
         alive, messages = [], []
-        for _ in range(lf._ATTEMPT_SLOTS + 2):
+        for _ in range(lf.ATTEMPT_SLOTS + 2):
             with pytest.raises(lf.InvalidationError) as raised:
                 lf.lambda_handler(load_event("s3-put"), network_scenario.RealContext(1.2))
             alive.append(len(live()))
             messages.append(str(raised.value))
-        full = lf._ATTEMPT_SLOTS
+        full = lf.ATTEMPT_SLOTS
         assert alive == [*range(1, full + 1), full, full], messages
         assert len(proxy.timeline) == full   # once the slots were full, no connection was made
         assert all("1 × cut at the deadline" in message for message in messages[:full]), messages
@@ -189,6 +189,7 @@ def test_abandoned_attempts_never_outnumber_the_slots_and_a_freed_slot_is_used(d
         assert len(proxy.timeline) == full + 1 and len(live()) <= full
     finally:
         proxy.close()   # the other abandoned attempts end, their connections reset
+        lf.CONTAINER.reset()   # and their threads with them: the pool is shut down
         for thread in live():
             thread.join(30)
 
@@ -199,7 +200,7 @@ def test_discovery_without_credentials_fails_at_once_in_one_line(monkeypatch):
     def no_credentials(**kwargs):
         raise NoCredentialsError()
 
-    monkeypatch.setattr(lf.cloudfront, "list_distributions", no_credentials)
+    monkeypatch.setattr(lf.CONTAINER.client, "list_distributions", no_credentials)
     context = network_scenario.RealContext(10)
     with pytest.raises(lf.InvalidationError) as raised:
         lf.lambda_handler(load_event("s3-put"), context)
@@ -221,7 +222,8 @@ def test_discovery_without_credentials_fails_at_once_in_one_line(monkeypatch):
 def test_access_denied_names_the_permission_and_the_resource(monkeypatch, clock, operation, message, expected):
     if operation == "create_invalidation":
         monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
-    with Stubber(lf.cloudfront) as stub:
+        configured("E2QWRUHAPOMQZL")
+    with Stubber(lf.CONTAINER.client) as stub:
         stub.add_client_error(operation, "AccessDenied", message, 403)
         with pytest.raises(lf.InvalidationError) as raised:
             lf.lambda_handler(load_event("s3-put"), FakeContext(clock, 60))
@@ -231,41 +233,35 @@ def test_access_denied_names_the_permission_and_the_resource(monkeypatch, clock,
 def test_an_unknown_distribution_is_named(cf, monkeypatch):
     monkeypatch.setenv("DISTRIBUTION_ID", "E0NOSUCHDIST1")
     with pytest.raises(lf.InvalidationError,
-                       match="NoSuchDistribution.*; no distribution E0NOSUCHDIST1 in this account: "
-                             "check DISTRIBUTION_ID"):
+                       match=r"NoSuchDistribution.*; no distribution E0NOSUCHDIST1 in this account, or a "
+                             r"multi-tenant one \(docs/multi-tenant\.md\): check DISTRIBUTION_ID"):
         lf.lambda_handler(load_event("s3-put"), network_scenario.RealContext(10))
 
 
 def test_an_unexpected_error_leaves_the_other_distributions_tried(cf, monkeypatch, capsys):
-    from conftest import create_distribution
-
     dists = sorted(create_distribution(cf, f"b{i}.s3.amazonaws.com") for i in range(2))
     monkeypatch.setenv("DISTRIBUTION_ID", ",".join(dists))
-    real = lf.cloudfront.create_invalidation
+    real = lf.CONTAINER.client.create_invalidation
 
     def broken_for_the_first(**kwargs):
         if kwargs["DistributionId"] == dists[0]:
             raise KeyError("Id")
         return real(**kwargs)
 
-    monkeypatch.setattr(lf.cloudfront, "create_invalidation", broken_for_the_first)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation", broken_for_the_first)
     event = network_scenario.event_for("sqs", "example-bucket")
     result = lf.lambda_handler(event, network_scenario.RealContext(10))
     assert result == {"batchItemFailures": [{"itemIdentifier": f"m{i}"} for i in range(3)]}
     assert len(cf.list_invalidations(DistributionId=dists[1])["InvalidationList"]["Items"]) == 1
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert metrics["RecordsFailed"] == 3
+    assert metrics(capsys)["RecordsFailed"] == 3
 
 
 def test_an_unexpected_error_in_planning_counts_every_record_failed(monkeypatch, capsys):
     monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
-
-    def broken(*_args, **_kwargs):
-        raise ZeroDivisionError("a bug")
-
-    monkeypatch.setattr(lf, "plan_invalidations", broken)
+    configured("E2QWRUHAPOMQZL")
+    monkeypatch.setattr(lf, "plan_invalidations", raising(ZeroDivisionError("a bug")))
     event = network_scenario.event_for("sqs", "example-bucket")
     with pytest.raises(ZeroDivisionError):   # raised: Lambda returns the whole batch to the queue
         lf.lambda_handler(event, network_scenario.RealContext(10))
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert (metrics["RecordsSeen"], metrics["RecordsFailed"]) == (3, 3)
+    document = metrics(capsys)
+    assert (document["RecordsSeen"], document["RecordsFailed"]) == (3, 3)

@@ -1,6 +1,8 @@
-"""`python lambda_function.py --keys FILE`: what a deploy of one's own build would invalidate."""
+"""`python3 local_run.py --keys FILE`: what a deploy of one's own build would invalidate."""
 
+import fnmatch
 import io
+import logging
 import os
 import pathlib
 import subprocess
@@ -8,9 +10,10 @@ import sys
 from urllib.parse import quote_plus
 
 import pytest
-from conftest import SETTINGS_VARS, s3_upload
+from conftest import SETTINGS_VARS, plan_of, s3_upload
 
 import lambda_function as lf
+import local_run
 
 ROOT = pathlib.Path(__file__).parents[1]
 BUILD = ["index.html", "robots.txt", "docs/index.html", "assets/app-3f1a2b4c.js",
@@ -18,10 +21,35 @@ BUILD = ["index.html", "robots.txt", "docs/index.html", "assets/app-3f1a2b4c.js"
 RAILS = r"^assets/(?!\.sprockets-manifest)"
 
 
+@pytest.fixture(autouse=True)
+def root_handlers_kept(monkeypatch):
+    """local_run.main adds its stderr handler to the root logger: take it off after the test."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+
+
 def preview(keys, **env):
     """Return the preview of *keys* (str lines, or bytes as read) under the settings *env*."""
     data = keys if isinstance(keys, bytes) else "\n".join(keys).encode()
-    return lf.preview(data, lf.parse_settings(env))
+    return local_run.preview(lf, data, lf.parse_settings(env))
+
+
+def previewed(keys, monkeypatch, capsys, **env):
+    """Run `local_run.py --keys -` on *keys* in process under the settings *env*; return
+    (exit status, stdout, the lines on stderr)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(keys).encode())))
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        status = local_run.main(["--keys", "-"])
+    except SystemExit as exit_:
+        status = exit_.code
+    finally:   # main's handler, each call's own: a second call would print each line twice
+        root.handlers = handlers
+    out, err = capsys.readouterr()
+    return status, out, err.splitlines()
 
 
 def section(text, title):
@@ -64,7 +92,7 @@ def test_the_preview_plans_what_the_handler_would():
     keys = [*BUILD, "a b+c.txt", "日本/ü.png", "x%41.txt", *(f"many/{i}.js" for i in range(30))]
     env = {"DISTRIBUTION_ID": "E2QWRUHAPOMQZL", "EXCLUDE_PATTERN": RAILS, "INDEX_DOCUMENT": "index.html",
            "MAX_PATHS": "12"}
-    (plan,) = lf.plan_event(s3_upload(*map(quote_plus, keys)), lf.parse_settings(env), lf.deadline_for(None))
+    (plan,) = plan_of(s3_upload(*map(quote_plus, keys)), lf.parse_settings(env))
     text = preview(keys, **env)
     heading = f"Would invalidate on E2QWRUHAPOMQZL: {len(plan.paths)} path(s), 2 of them wildcard(s), for 38 key(s)"
     assert section(text, heading)[1:] == list(plan.paths)
@@ -111,7 +139,7 @@ def test_nothing_to_invalidate_says_so():
     text = preview(["a.js"], EXCLUDE_PATTERN=".")
     assert "\nWould invalidate nothing.\n" in text
     assert section(text, "Left out: 1 key(s) match EXCLUDE_PATTERN") == ["'a.js'"]
-    assert ("\nNo key read: is the build there? (Rails: bin/rails assets:precompile makes public/assets)\n"
+    assert ("\nNo key read: is the build there? (Rails: docs/rails-asset-sync.md, \"Build for the preview\")\n"
             "\nWould invalidate nothing.\n") in preview([])
 
 
@@ -120,31 +148,34 @@ def test_the_preview_never_calls_aws(monkeypatch, capsys, tmp_path):
         def __getattr__(self, name):
             raise AssertionError(f"the preview called CloudFront: {name}")
 
-    monkeypatch.setattr(lf, "cloudfront", NoAws())
-    monkeypatch.setattr(lf, "_discovered", (float("-inf"), {}))
+    lf.CONTAINER.client = NoAws()   # clean_state puts the real one back
     keys = tmp_path / "keys.txt"
     keys.write_text("index.html\n")
-    assert lf.main(["--keys", str(keys)]) == 0   # DISTRIBUTION_ID unset: no discovery either
+    assert local_run.main(["--keys", str(keys)]) == 0   # DISTRIBUTION_ID unset: no discovery either
     assert section(capsys.readouterr().out, "Would invalidate on (stand-in)") == ["/index.html"]
+    # Nor any read of DISTRIBUTION_ID's configuration (its cache behaviors).
+    monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    assert local_run.main(["--keys", str(keys)]) == 0
+    assert section(capsys.readouterr().out, "Would invalidate on E2QWRUHAPOMQZL") == ["/index.html"]
 
 
 def test_keys_from_stdin_in_process(monkeypatch, capsys):
     monkeypatch.setenv("EXCLUDE_PATTERN", RAILS)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("\n".join(BUILD).encode())))
-    assert lf.main(["--keys", "-"]) == 0
+    assert local_run.main(["--keys", "-"]) == 0
     out = capsys.readouterr().out
     assert out == preview(BUILD, EXCLUDE_PATTERN=RAILS)
 
 
 def test_a_build_piped_into_the_script_without_aws(tmp_path):
-    """As the docs run it: cd public && find assets -type f | python ../lambda_function.py --keys -"""
+    """As the docs run it: cd public && find assets -type f | python ../local_run.py --keys -"""
     public = tmp_path / "public"
     for key in BUILD:
         (public / key).parent.mkdir(parents=True, exist_ok=True)
         (public / key).write_text("")
     found = subprocess.run(["find", "assets", "-type", "f"], cwd=public, capture_output=True, check=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in SETTINGS_VARS}
-    result = subprocess.run([sys.executable, str(ROOT / "lambda_function.py"), "--keys", "-"], cwd=public,
+    result = subprocess.run([sys.executable, str(ROOT / "local_run.py"), "--keys", "-"], cwd=public,
                             input=found.stdout, capture_output=True, timeout=60,
                             env={**env, "EXCLUDE_PATTERN": RAILS, "LOG_LEVEL": "DEBUG",
                                  "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -155,7 +186,7 @@ def test_a_build_piped_into_the_script_without_aws(tmp_path):
     assert section(out, "Left out: 2 key(s) match EXCLUDE_PATTERN") == [
         "'assets/app-3f1a2b4c.js'", "'assets/app-3f1a2b4c.js.gz'"]
     # LOG_LEVEL=DEBUG names each excluded key on stderr, as in Lambda's log.
-    assert "DEBUG 'assets/app-3f1a2b4c.js.gz' matches EXCLUDE_PATTERN" in err
+    assert "debug: 'assets/app-3f1a2b4c.js.gz' matches EXCLUDE_PATTERN" in err
 
 
 @pytest.mark.parametrize("env, message", [
@@ -165,20 +196,89 @@ def test_a_build_piped_into_the_script_without_aws(tmp_path):
 def test_the_preview_refuses_the_settings_lambda_would(monkeypatch, capsys, env, message):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit) as exit_:
-        lf.main(["--keys", "-"])
-    assert exit_.value.code == 2 and capsys.readouterr().err.startswith(message)
+    status, out, err = previewed([], monkeypatch, capsys)
+    assert status == 2 and out == "" and "".join(line + "\n" for line in err).startswith(message)
 
 
-def test_a_pattern_that_leaves_nothing_or_looks_wrong_is_warned_of_in_the_preview():
-    text = preview(["assets/app-1.js", "assets/app.css"], EXCLUDE_PATTERN="assets/*")
-    warnings = [line for line in text.splitlines() if line.startswith("Warning: ")]
-    assert warnings == [
-        "Warning: EXCLUDE_PATTERN 'assets/*' looks like a glob, but it is a Python regular expression searched "
-        "in each key. As a glob, 'assets/*' would be the regular expression '^assets/'",
-        "Warning: EXCLUDE_PATTERN leaves nothing to invalidate: it matches all 2 key(s)"]
-    text = preview(["assets/app-1.js"], EXCLUDE_PATTERN="^/assets/")
-    assert [line for line in text.splitlines() if line.startswith("Warning: ")] == [
-        "Warning: EXCLUDE_PATTERN '^/assets/' starts with /, but S3 keys don't (assets/app.js, not "
-        "/assets/app.js): it matches no key. Did you mean '^assets/'?"]
-    assert "Warning" not in preview(["assets/app-1.js", "index.html"], EXCLUDE_PATTERN=r"-\d\.js$")
+def test_a_pattern_that_leaves_nothing_or_looks_wrong_is_warned_of_in_the_preview(monkeypatch, capsys):
+    # The warnings are log lines on stderr, not in the preview's text.
+    def warnings(keys, pattern):
+        status, out, err = previewed(keys, monkeypatch, capsys, EXCLUDE_PATTERN=pattern)
+        assert status == 0 and "arning" not in out
+        return [line for line in err if line.startswith("warning: ")]
+
+    assert warnings(["assets/app-1.js", "assets/app.css"], "assets/*") == [
+        "warning: EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular expression searched "
+        "in each key. The glob as a regular expression: ^assets/",
+        "warning: EXCLUDE_PATTERN leaves nothing to invalidate: it matches all 2 key(s)"]
+    assert warnings(["assets/app-1.js"], "^/assets/") == [
+        "warning: EXCLUDE_PATTERN ^/assets/ starts with /, but S3 keys don't (assets/app.js, not "
+        "/assets/app.js): it matches no key. Without the /: ^assets/",
+        "warning: EXCLUDE_PATTERN ^/assets/ excludes none of the 1 key(s) read"]
+    assert warnings(["assets/app-1.js", "index.html"], r"-\d\.js$") == []
+
+
+# -- Issue 25: a glob's regular expression, pasted as printed; what looks wrong, warned of ---------
+
+# A deploy's keys, as Rails (Sprockets, Propshaft), webpack and a static site build them.
+DEPLOY = ["index.html", "about/index.html", "robots.txt", "favicon.ico", "styles.css", "styles.css.map",
+          "print.CSS", "css/site.css", "css/site.css.gz", "css.d/readme.txt", "fonts/icons.css-font.woff2",
+          "assets/application-3f1a2b4c5d6e7f80.css", "assets/application-3f1a2b4c5d6e7f80.js",
+          "assets/application-3f1a2b4c5d6e7f80.js.gz", "assets/app.js", "assets/vendor-Z9.js",
+          "assets/admin/users-0a1b2c.js", "assets/.sprockets-manifest-0123abcd.json", "assets/x-.js",
+          "assets/app-f00.jsx", "packs/js/application-9f8e7d.digested.js", "images/logo.digested.png",
+          "images/logo-digested.png", "docs/a b.digested.txt", "logo.digested"]
+
+
+def hint_for(glob, monkeypatch, capsys):
+    """The regular expression the preview prints for EXCLUDE_PATTERN=*glob*, as it prints it."""
+    status, _, err = previewed(DEPLOY, monkeypatch, capsys, EXCLUDE_PATTERN=glob)
+    marker = ". The glob as a regular expression: "
+    (line,) = [line for line in err if marker in line]
+    assert line.startswith(("error: EXCLUDE_PATTERN: ", "warning: EXCLUDE_PATTERN ")), line
+    assert status == (2 if line.startswith("error: ") else 0)
+    return line.partition(marker)[2]
+
+
+@pytest.mark.parametrize("glob", ["*.css", "assets/*-[0-9a-f]*.js", "*.digested.*"])
+def test_a_glob_s_regular_expression_pasted_excludes_exactly_what_the_glob_matches(glob, monkeypatch, capsys):
+    hint = hint_for(glob, monkeypatch, capsys)
+    assert "'" not in hint and '"' not in hint   # as typed: no Python quoting to take off
+    matched = sorted(key for key in DEPLOY if fnmatch.fnmatchcase(key, glob))
+    assert matched and len(matched) < len(DEPLOY)   # the keys tell the two apart
+    status, out, err = previewed(DEPLOY, monkeypatch, capsys, EXCLUDE_PATTERN=hint)
+    assert status == 0 and not [line for line in err if line.startswith(("warning: ", "error: "))], err
+    assert section(out, f"Left out: {len(matched)} key(s) match EXCLUDE_PATTERN") == [repr(k) for k in matched]
+
+
+def test_a_pattern_that_excludes_nothing_is_warned_of(monkeypatch, capsys):
+    status, out, err = previewed(DEPLOY, monkeypatch, capsys, EXCLUDE_PATTERN=r"\.scss$")
+    assert status == 0 and "Left out" not in out
+    assert f"warning: EXCLUDE_PATTERN \\.scss$ excludes none of the {len(DEPLOY)} key(s) read" in err
+
+
+def test_keys_listed_from_outside_public_are_warned_of(monkeypatch, capsys):
+    keys = [f"public/{key}" for key in DEPLOY]
+    status, _, err = previewed(keys, monkeypatch, capsys)
+    assert status == 0
+    assert [line for line in err if line.startswith("warning: ")] == [
+        "warning: every key starts with public/, which the bucket's keys don't: list the files from inside "
+        "public, e.g. (cd public && find . -type f) | python3 local_run.py --keys -"]
+    # One key that doesn't is enough to say nothing.
+    _, _, err = previewed([*keys, "index.html"], monkeypatch, capsys)
+    assert not [line for line in err if line.startswith("warning: ")]
+
+
+def test_the_preview_runs_from_another_folder_by_the_script_s_path(tmp_path):
+    """From an app's root (say): lambda_function is imported from beside local_run.py, not from
+    the working folder nor PYTHONPATH."""
+    decoy = "raise SystemExit('the lambda_function.py of the working folder was imported')\n"
+    (tmp_path / "lambda_function.py").write_text(decoy)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in SETTINGS_VARS}
+    result = subprocess.run([sys.executable, str(ROOT / "local_run.py"), "--keys", "-"], cwd=tmp_path,
+                            input="\n".join(BUILD).encode(), capture_output=True, timeout=60,
+                            env={**env, "PYTHONPATH": str(tmp_path), "EXCLUDE_PATTERN": RAILS,
+                                 "INDEX_DOCUMENT": "index.html", "AWS_CONFIG_FILE": os.devnull,
+                                 "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == preview(BUILD, EXCLUDE_PATTERN=RAILS, INDEX_DOCUMENT="index.html")

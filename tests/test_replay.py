@@ -25,7 +25,7 @@ import json
 import boto3
 import pytest
 import strict_cloudfront
-from conftest import client_error, create_distribution, load_event
+from conftest import client_error, create_distribution, load_event, plan_of
 
 import lambda_function as lf
 
@@ -211,7 +211,7 @@ def test_replaying_what_had_succeeded_costs_nothing(sqs, queue, dist):
     """A record replayed twice (or an event that had in fact been invalidated) is not billed twice:
     a message alone in its batch sends the original event's CallerReference."""
     record = failure_record("example-bucket", "index.html")
-    (original,) = lf.plan_event(record["requestPayload"], lf.parse_settings({"DISTRIBUTION_ID": dist}), 0)
+    (original,) = plan_of(record["requestPayload"], lf.parse_settings({"DISTRIBUTION_ID": dist}))
     for _ in range(2):
         send(sqs, queue, record)
         assert poll(sqs, queue)[1] == {"batchItemFailures": []}

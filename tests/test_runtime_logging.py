@@ -38,7 +38,7 @@ LAMBDA_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 PYTHON_LEVEL = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO,
                 "WARN": logging.WARNING, "ERROR": logging.ERROR, "FATAL": logging.CRITICAL}
 FUNCTION_LOGGER = "cloudfront_invalidator"
-# Logged once per cold start: the versions this process really runs on.
+# Logged once per cold start, by its first invocation: the versions this process really runs on.
 VERSION_LINE = re.escape(f"Running on Python {platform.python_version()}, boto3 {boto3.__version__}, "
                          f"botocore {botocore.__version__}")
 
@@ -199,11 +199,12 @@ def test_json_lines_name_the_level_logger_and_request(runs):
     runtime, _ = runs["JSON DEBUG"]
     records = [json.loads(frame.text) for frame in runtime.frames]
     ours = [r for r in records if r.get("logger") == FUNCTION_LOGGER]
-    # Once per cold start, before any request: what the function runs on.
-    (cold,) = [r for r in ours if not r.get("requestId")]
-    assert cold["level"] == "INFO" and re.fullmatch(VERSION_LINE, cold["message"]), cold
-    assert {r["requestId"] for r in ours if r is not cold} == {"00000000-0000-0000-0000-000000000001",
-                                                               "00000000-0000-0000-0000-000000000002"}
+    # Once per cold start, first thing in the first request: what the function runs on.
+    (cold,) = [r for r in ours if re.fullmatch(VERSION_LINE, r["message"])]
+    assert cold is ours[0] and cold["level"] == "INFO", cold
+    assert cold["requestId"] == "00000000-0000-0000-0000-000000000001"
+    assert {r["requestId"] for r in ours} == {"00000000-0000-0000-0000-000000000001",
+                                              "00000000-0000-0000-0000-000000000002"}
     assert all(is_rfc3339(r["timestamp"]) and r["message"] for r in ours)
     assert {frame.level for frame in runtime.frames} >= {"DEBUG", "INFO", "WARN", "ERROR"}
     # The runtime's own report of the failed invocation is an ERROR record too.
@@ -216,10 +217,12 @@ def test_text_lines_carry_level_time_and_request(runs):
     lines = [m for m in map(TEXT_LINE.fullmatch, (frame.text for frame in runtime.frames)) if m]
     assert {m["level"] for m in lines} == {"DEBUG", "INFO", "WARNING", "ERROR"}
     assert all(is_rfc3339(m["time"]) for m in lines)
-    (cold,) = [m for m in lines if not m["request"]]   # once per cold start, before any request
-    assert cold["level"] == "INFO" and re.fullmatch(VERSION_LINE, cold["message"]), cold["message"]
-    assert {m["request"] for m in lines if m is not cold} == {"00000000-0000-0000-0000-000000000001",
-                                                              "00000000-0000-0000-0000-000000000002"}
+    # Once per cold start, first thing in the first request.
+    (cold,) = [m for m in lines if re.fullmatch(VERSION_LINE, m["message"])]
+    assert cold is lines[0] and cold["level"] == "INFO", cold["message"]
+    assert cold["request"] == "00000000-0000-0000-0000-000000000001"
+    assert {m["request"] for m in lines} == {"00000000-0000-0000-0000-000000000001",
+                                             "00000000-0000-0000-0000-000000000002"}
     assert any("index.html" in m["message"] and m["level"] == "INFO" for m in lines)
     # The runtime's own report of the failed invocation: "[ERROR] InvalidationError: ...".
     assert any(frame.level == "ERROR" and frame.text.startswith("[ERROR] InvalidationError: ")

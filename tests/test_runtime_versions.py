@@ -45,10 +45,11 @@ def test_an_older_python_is_told_which_python_the_file_needs():
     pythons = older_pythons()
     if pythons:   # the real thing: each older Python on this machine runs the file
         for python in pythons:
-            done = subprocess.run([python, "lambda_function.py", "tests/events/s3-put.json"], cwd=ROOT,
+            # local_run.py itself must parse on the oldest of them, to say its one line.
+            done = subprocess.run([python, "local_run.py", "tests/events/s3-put.json"], cwd=ROOT,
                                   capture_output=True, text=True, timeout=60)
-            assert done.returncode == 1 and done.stdout == "", (python, done)
-            assert re.fullmatch(r"lambda_function\.py needs Python 3\.11 or later; this is Python 3\.\d+\.\d+\. "
+            assert done.returncode == 2 and done.stdout == "", (python, done)
+            assert re.fullmatch(r"error: lambda_function\.py needs Python 3\.11 or later; this is Python 3\.\d+\.\d+\. "
                                 r"In Lambda, choose a Python 3\.11 to 3\.14 runtime \(Runtime settings > Edit\); "
                                 r"locally, make a venv with a newer python3 \(docs/local-run\.md\)\n",
                                 done.stderr), (python, done.stderr)
@@ -58,7 +59,7 @@ def test_an_older_python_is_told_which_python_the_file_needs():
                 "ImportError: lambda_function.py needs Python 3.11 or later; this is Python 3."), python
     else:   # none here: the check itself, with an older version_info
         source = open(os.path.join(ROOT, "lambda_function.py"), encoding="utf-8").read()
-        guard = source[:source.index("import argparse")]
+        guard = source[:source.index("import hashlib")]
         fake_sys = types.SimpleNamespace(version_info=(3, 9, 18), version="3.9.18 (main)", exit=sys.exit)
         with pytest.raises(ImportError, match=r"needs Python 3\.11 or later; this is Python 3\.9\.18\. "):
             exec(compile(guard.replace("import sys\n", ""), "lambda_function.py", "exec"),
@@ -73,11 +74,16 @@ def pretend_botocore(version):
 
 
 def test_the_cold_start_says_what_it_runs_on(capsys):
+    # Said by the first invocation (not the import), once per container.
     done = run(code="import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout, "
-                    "format='%(name)s %(levelname)s %(message)s'); import lambda_function")
+                    "format='%(name)s %(levelname)s %(message)s'); import lambda_function; "
+                    "print('-- imported'); lambda_function.lambda_handler({'Records': []}, None); "
+                    "lambda_function.lambda_handler({'Records': []}, None)")
     assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert not [line for line in lines[:lines.index("-- imported")] if line.startswith(lf.logger.name)]
     ours = [line.partition(" ")[2] for line in done.stdout.splitlines() if line.startswith(lf.logger.name)]
-    assert ours == [
+    assert [line for line in ours if "Running on" in line] == [
         f"INFO Running on Python {sys.version.split()[0]}, boto3 {boto3.__version__}, botocore "
         f"{botocore.__version__}"]
 
@@ -90,9 +96,10 @@ def test_below_the_floor_the_function_fails_at_start_in_one_line():
         f"ImportError: This file needs botocore {floor} or later; this runtime has boto3 {boto3.__version__}, "
         "botocore 1.31.0. Choose a newer Python runtime, or add a layer with a recent boto3 "
         "(docs/console-setup.md#which-python)")
-    local = run(code=pretend_botocore("1.31.0") + "import runpy; runpy.run_path('lambda_function.py', "
+    local = run(code=pretend_botocore("1.31.0") + "import runpy, sys; sys.argv = ['local_run.py', "
+                                                  "'tests/events/s3-put.json']; runpy.run_path('local_run.py', "
                                                   "run_name='__main__')")
-    assert local.returncode == 1 and local.stderr.startswith(f"This file needs botocore {floor} or later")
+    assert local.returncode == 2 and local.stderr.startswith(f"error: This file needs botocore {floor} or later")
     assert len(local.stderr.splitlines()) == 1, local.stderr
     assert run(code=pretend_botocore(floor) + "import lambda_function").returncode == 0
 
@@ -102,13 +109,13 @@ def has_tenants(client):
 
 
 @pytest.fixture
-def without_tenants(monkeypatch):
+def without_tenants():
     """lambda_function's client as a botocore older than the tenant operations has it."""
-    if has_tenants(lf.cloudfront):   # the floor's botocore lacks them for real
-        old = types.SimpleNamespace(**{name: getattr(lf.cloudfront, name)
+    if has_tenants(lf.CONTAINER.client):   # the floor's botocore lacks them for real
+        old = types.SimpleNamespace(**{name: getattr(lf.CONTAINER.client, name)
                                        for name in ("list_distributions", "create_invalidation", "meta")})
-        monkeypatch.setattr(lf, "cloudfront", old)
-    return lf.cloudfront
+        lf.CONTAINER.client = old   # clean_state puts the real one back
+    return lf.CONTAINER.client
 
 
 def test_naming_a_tenant_on_a_botocore_without_tenants_fails_at_start(without_tenants, monkeypatch):

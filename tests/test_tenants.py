@@ -13,23 +13,20 @@ run keeps.
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import pytest
 import strict_cloudfront
-from botocore.exceptions import ClientError
-from conftest import create_distribution, s3_upload, sqs_batch
+from conftest import client_error, create_distribution, run_function, s3_upload, sqs_batch
 
 import lambda_function as lf
+import local_run
 
 pytestmark = pytest.mark.skipif(strict_cloudfront.tenant_support() is not None,
                                 reason=strict_cloudfront.tenant_support() or "")
 
 BUCKET = "sites-bucket"
 ORIGIN = f"{BUCKET}.s3.us-east-1.amazonaws.com"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -78,8 +75,8 @@ def test_tenants_are_listed_whole_in_pages_and_cached(platform, cf, monkeypatch)
     dist, tenants = platform
     calls = Counter()
     for name in ("list_distribution_tenants", "get_distribution_tenant", "get_distribution"):
-        real = getattr(lf.cloudfront, name)
-        monkeypatch.setattr(lf.cloudfront, name, lambda real=real, name=name, **kw: (
+        real = getattr(lf.CONTAINER.client, name)
+        monkeypatch.setattr(lf.CONTAINER.client, name, lambda real=real, name=name, **kw: (
             calls.update([name]), real(**{**kw, "MaxItems": 1} if name == "list_distribution_tenants"
                                       else kw))[1])
     lf.lambda_handler(s3_upload("acme/a.html", bucket=BUCKET), None)
@@ -142,16 +139,14 @@ def test_a_tenant_removed_after_listing_fails_its_messages_then_the_retry_lists_
 
 def test_in_an_sqs_batch_only_the_messages_of_the_failing_tenant_return(platform, monkeypatch, caplog):
     _, tenants = platform
-    send = lf._send
+    send = lf.CONTAINER.client.create_invalidation_for_distribution_tenant
 
-    def denied_for_globex(target, batch):
-        if target == tenants["globex"]:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403}},
-                              "CreateInvalidationForDistributionTenant")
-        return send(target, batch)
+    def denied_for_globex(**params):
+        if params["Id"] == tenants["globex"]:
+            raise client_error("AccessDenied", "denied", 403, "CreateInvalidationForDistributionTenant")
+        return send(**params)
 
-    monkeypatch.setattr(lf, "_send", denied_for_globex)
+    monkeypatch.setattr(lf.CONTAINER.client, "create_invalidation_for_distribution_tenant", denied_for_globex)
     batch = sqs_batch(["acme/a.html", "globex/b.html", "acme/c.html", "globex/d.html"], bucket=BUCKET)
     assert lf.lambda_handler(batch, None) == {"batchItemFailures": [{"itemIdentifier": "m1"},
                                                                     {"itemIdentifier": "m3"}]}
@@ -180,9 +175,7 @@ def test_a_tenant_named_that_does_not_exist_says_so(cf, monkeypatch):
 
 
 def test_the_local_run_plans_for_a_named_tenant():
-    env = {**os.environ, "DISTRIBUTION_ID": "dt_2wjDZi3hD1ivOXf6rpZJO1AB"}
-    done = subprocess.run([sys.executable, "lambda_function.py", "tests/events/s3-put.json"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = run_function("tests/events/s3-put.json", DISTRIBUTION_ID="dt_2wjDZi3hD1ivOXf6rpZJO1AB")
     assert done.returncode == 0, done.stderr
     (plan,) = json.loads(done.stdout)["invalidations"]
     assert plan["DistributionTenantId"] == "dt_2wjDZi3hD1ivOXf6rpZJO1AB" and len(plan["Paths"]) == 4
@@ -191,7 +184,7 @@ def test_the_local_run_plans_for_a_named_tenant():
 
 def test_the_preview_names_the_tenant(monkeypatch):
     monkeypatch.setenv("DISTRIBUTION_ID", "dt_2wjDZi3hD1ivOXf6rpZJO1AB")
-    text = lf.preview(b"index.html\n", lf.parse_settings(os.environ))
+    text = local_run.preview(lf, b"index.html\n", lf.parse_settings(os.environ))
     assert "Would invalidate on dt_2wjDZi3hD1ivOXf6rpZJO1AB: 1 path(s)" in text
 
 
@@ -206,8 +199,9 @@ def summary(dist_id, *origins, mode=None):
 def test_routes_fill_each_tenants_parameters_and_skip_the_distribution_itself(caplog):
     template = summary("E1", ("b.s3.amazonaws.com", "/{{site}}/{{env}}"), mode="tenant-only")
     tenants = {"E1": [("dt_a", {"site": "a", "env": "prod"}), ("dt_b", {"site": "b"})]}
+    default = (("*", ""),)   # no behavior listed: a default that keys on no query string
     assert lf.routes_from_distributions([template, summary("E2", ("b.s3.amazonaws.com", ""))], tenants) == {
-        "b": [("dt_a", "a/prod/"), ("E2", "")]}
+        "b": [lf.Route("dt_a", "a/prod/", default), lf.Route("E2", "", default)]}
     assert "Tenant dt_b leaves a parameter of the origin path '/{{site}}/{{env}}' unset" in caplog.text
 
 
