@@ -17,10 +17,11 @@ dead-letter queue take over.
 The pure core, from envelope to plan (no AWS, no state):
 
     parse_settings      the environment -> Settings (exclude_warnings)
-    object_events       envelopes -> ObjectEvents (_Reader)
-    viewer_paths        a key -> its paths: cloudfront_path encodes it, the
-                        origin path is dropped, index pages and behaviors
-                        keyed on query strings (query_keyed) add forms
+    object_events       envelopes -> ObjectEvents (_envelope, _record, _json)
+    viewer_paths        a key -> its paths: cloudfront_path encodes the key,
+                        the origin path is dropped, website index pages and
+                        behaviors keyed on query strings (query_keyed) add
+                        forms
     plan_invalidations  ObjectEvents -> one Invalidation per target, within
                         CloudFront's limits (plan_paths)
     caller_reference    the CallerReference: a digest of the records, so a
@@ -30,18 +31,23 @@ The pure core, from envelope to plan (no AWS, no state):
 
 The shell, the only code that calls AWS:
 
-    Container           what outlives an invocation: the client, the clock,
-                        the attempt slots, the caches and the one-time
-                        warnings; one, CONTAINER, made at import
-    Invocation.call     one call to CloudFront: throttling (waits growing to
-                        180 s), server errors and cut answers retried, none
-                        awaited past the deadline (Invocation.attempt)
+    Container           what outlives an invocation, in one place: the
+                        client, the clock, the attempt threads, the caches
+                        and the one-time warnings; one, CONTAINER, made at
+                        import (tests reset it)
+    Invocation.call     one call to CloudFront, within the invocation's
+                        deadline: throttling (waits growing to 180 s,
+                        Invocation.wait), server errors and cut answers are
+                        retried, none awaited past it (Invocation.attempt)
     submit              CreateInvalidation; a path CloudFront refuses is
                         isolated and covered by a wildcard (_Submission)
     discovered_routes   the distributions and tenants serving each bucket,
-                        when DISTRIBUTION_ID is unset (_distributions)
-    named_routes        the cache behaviors of DISTRIBUTION_ID's targets
-    lambda_handler      start, invalidate (plan, submit), metrics_document
+                        when DISTRIBUTION_ID is unset (_discover; tenants:
+                        _tenants_of; custom cache policies: _policies)
+    named_route         a DISTRIBUTION_ID target's cache behaviors
+                        (_config_of)
+    lambda_handler      start, then invalidate: plan, submit each target;
+                        one metrics_document printed
 
 How it works, with the evidence: docs/how-it-works.md.
 """
@@ -75,6 +81,13 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
 logger = logging.getLogger("cloudfront_invalidator")
+
+
+def _dig(value, *keys):
+    """Return value[key][key2]..., or {} where a level is missing, None or empty."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value or {}
 
 
 class InvalidationError(RuntimeError):
@@ -392,8 +405,7 @@ def object_event(part, key, name, time_="", version=None, message_id=None):
     Raise _Malformed when a value that reaches the path or the
     CallerReference is unusable.
     """
-    bucket = part.get("bucket")
-    bucket = bucket.get("name") if isinstance(bucket, dict) else None
+    bucket = _dig(part, "bucket", "name")
     bucket = bucket if isinstance(bucket, str) else ""
     time_ = time_ if isinstance(time_, str) else ""
     version = version if isinstance(version, str) and version else time_
@@ -709,7 +721,8 @@ _PARAMETER = re.compile(r"\{\{([^{}]*)\}\}")   # a multi-tenant distribution's {
 # CachingOptimized, CachingDisabled, CachingOptimizedForUncompressedObjects and
 # UseOriginCacheControlHeaders don't. Other policies are read (GetCachePolicy).
 QUERY_KEYED_POLICIES = {"2e54312d-136d-493c-8eb9-b001f22f67d2",
-                        "4cc15a8a-d715-48a4-82b8-cc0b614638fe", "08627262-05a9-4f76-9ded-b50ca2e3a84f"}
+                        "4cc15a8a-d715-48a4-82b8-cc0b614638fe",
+                        "08627262-05a9-4f76-9ded-b50ca2e3a84f"}
 MANAGED_POLICIES = QUERY_KEYED_POLICIES | {
     "658327ea-f89d-4fab-a63d-7e88639e58f6", "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
     "b2884449-e4de-46a7-ac36-70bc7f1ddd6d", "83da9c7e-98b4-4e11-a168-04f0df8e2c65"}
@@ -728,13 +741,6 @@ def bucket_of_origin(domain_name, website=False):
     if match and (match["website"] or not website):
         return match["bucket"]
     return None
-
-
-def _dig(value, *keys):
-    """Return value[key][key2]..., or {} where a level is missing, None or empty."""
-    for key in keys:
-        value = (value or {}).get(key)
-    return value or {}
 
 
 def origins(dist):
@@ -1186,7 +1192,8 @@ class _Submission:
                         " ..." if len(paths) > 5 else "")
             self.invocation.counts.update(InvalidationsCreated=1, PathsSent=len(paths),
                                           WildcardsSent=_wildcards(paths))
-        self.results.append({_ID_KEYS[is_tenant(self.target)]: self.target, "CallerReference": reference,
+        id_key = _ID_KEYS[is_tenant(self.target)]
+        self.results.append({id_key: self.target, "CallerReference": reference,
                              "Paths": list(paths), "Id": invalidation_id})
 
     def refused(self, error, what, action, reference):
@@ -1488,8 +1495,10 @@ def plan(event, settings, invocation):
             routes = discovered_routes(invocation)
     except Exception as error:   # whatever it is, no record can be routed
         counts["RecordsFailed"] += len({event.identity for event in events})
-        cause = error if isinstance(error, InvalidationError) else f"{type(error).__name__}: {error}"
-        raise DiscoveryError(str(cause)) from error
+        cause = str(error)
+        if not isinstance(error, InvalidationError):
+            cause = f"{type(error).__name__}: {error}"
+        raise DiscoveryError(cause) from error
     plans = plan_invalidations(events, routes, settings, counts)
     counts["QueryWildcards"] += sum(len(planned.why) for planned in plans)
     return plans

@@ -329,4 +329,9 @@ def _with_glob_hint(message):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Without waiting for an attempt still awaiting an answer (Lambda would
+    # abandon it too): its thread ends on its own socket timeouts.
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

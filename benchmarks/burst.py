@@ -127,6 +127,26 @@ from botocore.exceptions import ClientError  # noqa: E402
 # CloudFront
 RATE_PER_S, BURST = 0.5, 6
 LATENCY_S = (0.1, 0.3)
+# Paths in progress per distribution ("Concurrent invalidation request maximum",
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html):
+# 3,000 file paths, and independently 15 wildcard paths.
+MAX_FILES_IN_PROGRESS, MAX_WILDCARDS_IN_PROGRESS = 3000, 15
+# How long an accepted invalidation stays in progress: drawn uniformly from this
+# range. AWS publishes no figure. What was found: AWS's announcement (2010,
+# https://aws.amazon.com/blogs/aws/new-cloudfront-feature-invalidation/) "typically
+# 10 to 15 minutes"; a later AWS wording quoted by SDK wrappers (meemalabs/laravel-
+# cloudfront's README) "typically from 60 to 300 seconds"; practitioners now report
+# "typically under 2 minutes, up to 10-15 minutes"
+# (https://oneuptime.com/blog/post/2026-02-12-invalidate-cloudfront-cache/view) and
+# "under 60 seconds for most regions" (https://static-asset-fingerprinting.com/
+# cdn-purge-strategies/aws-cloudfront-invalidation/); the CLI's invalidation-completed
+# waiter polls every 20 s for up to 10 minutes. 60-120 s follows the recent reports;
+# --completion 60 300 plays the older wording. A burst's duration scales with it.
+COMPLETION_S = (60.0, 120.0)
+# The managed cache policy UseOriginCacheControlHeaders-QueryStrings: its cache key
+# holds every query string (lambda_function.QUERY_KEYED_POLICIES).
+QUERY_KEYED_POLICY = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
+CACHING_OPTIMIZED_POLICY = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 # Lambda asynchronous invocation
 RETRY_DELAYS_S = (60, 120)            # after the first and the second failure
 MAX_EVENT_AGE_S = 6 * 3600
@@ -147,12 +167,15 @@ class Setup(NamedTuple):
     concurrency: int
     reserved: bool
     judged: bool                      # held to the targets
+    query_keyed: bool = False         # the default behavior keys its cache on query strings
 
 
-def matrix(environments, reserved, timeouts):
+def matrix(environments, reserved, timeouts, query_keyed=False):
     """Return the setups: each number of environments, then each reserved
-    concurrency, at each timeout; the first timeout is judged."""
-    return [Setup(timeout, n, is_reserved, timeout == timeouts[0])
+    concurrency, at each timeout; the first timeout is judged (a query-keyed
+    setup never is: its rows are reported)."""
+    return [Setup(timeout, n, is_reserved, timeout == timeouts[0] and not query_keyed,
+                  query_keyed)
             for is_reserved, counts in ((False, environments), (True, reserved))
             for timeout in timeouts for n in counts]
 
@@ -290,16 +313,27 @@ def _client_error(code, message, status):
 
 
 class CloudFront:
-    """CreateInvalidation behind a per-account token bucket."""
+    """CreateInvalidation behind a per-account token bucket, with at most
+    MAX_WILDCARDS_IN_PROGRESS wildcard and MAX_FILES_IN_PROGRESS file paths
+    in progress on the distribution; each invalidation is in progress for a
+    time drawn from *completion* (its own generator, *completion_rng*, so that
+    the latencies drawn are the same whatever the in-progress limits do)."""
 
-    def __init__(self, clock, wait, rng, latency=LATENCY_S, rate=RATE_PER_S, burst=BURST):
+    def __init__(self, clock, wait, rng, latency=LATENCY_S, rate=RATE_PER_S, burst=BURST, *,
+                 completion=COMPLETION_S, completion_rng=None, query_keyed=False):
         self.clock, self.wait, self.rng, self.latency = clock, wait, rng, latency
         self.rate, self.burst = rate, burst
+        self.completion, self.query_keyed = completion, query_keyed
+        self.completion_rng = completion_rng or random.Random(0)
         self.tokens, self.refilled_at = float(burst), 0.0
-        self.attempts = self.throttled = self.created = self.repeats = 0
+        self.attempts = self.throttled = self.created = self.repeats = self.too_many = 0
         self.last_accepted_s = 0.0        # when CloudFront last accepted new paths
+        self.last_completed_s = 0.0       # when the last invalidation accepted completes
         self.by_reference = {}            # CallerReference -> (invalidation, paths)
         self.paths, self.wildcards = set(), set()
+        self.in_progress = []             # heap of (completes at, order, wildcards, files)
+        self.wildcards_in_progress = self.files_in_progress = 0
+        self.most_wildcards_in_progress = self.most_files_in_progress = 0
 
     @property
     def accepted(self):
@@ -318,14 +352,21 @@ class CloudFront:
 
     def get_distribution_config(self, *, Id):
         """The distribution's configuration, at once: a plain S3 origin, the managed
-        CachingOptimized policy (no query string in the cache key)."""
+        CachingOptimized policy (no query string in the cache key), or with
+        *query_keyed* UseOriginCacheControlHeaders-QueryStrings (every query string
+        in it: each upload's path becomes one wildcard, "/page-1.html*")."""
         if Id != DISTRIBUTION_ID:
-            raise ClientError({"Error": {"Code": "NoSuchDistribution", "Message": "no such distribution"},
-                               "ResponseMetadata": {"HTTPStatusCode": 404}}, "GetDistributionConfig")
+            raise ClientError({"Error": {"Code": "NoSuchDistribution",
+                                         "Message": "no such distribution"},
+                               "ResponseMetadata": {"HTTPStatusCode": 404}},
+                              "GetDistributionConfig")
         return {"ETag": "E1", "DistributionConfig": {
-            "Origins": {"Quantity": 1, "Items": [{"Id": "s3", "DomainName": "site.s3.amazonaws.com"}]},
-            "DefaultCacheBehavior": {"TargetOriginId": "s3",
-                                     "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}}
+            "Origins": {"Quantity": 1,
+                        "Items": [{"Id": "s3", "DomainName": "site.s3.amazonaws.com"}]},
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "s3",
+                "CachePolicyId": (QUERY_KEYED_POLICY if self.query_keyed
+                                  else CACHING_OPTIMIZED_POLICY)}}}
 
     def covers(self, path):
         return path in self.paths or any(path.startswith(w) for w in self.wildcards)
@@ -340,7 +381,8 @@ class CloudFront:
             return _client_error("Throttling", "Rate exceeded", 400)
         self.tokens -= 1
         if distribution_id != DISTRIBUTION_ID:
-            return _client_error("NoSuchDistribution", "The specified distribution does not exist.", 404)
+            return _client_error("NoSuchDistribution", "The specified distribution does not exist.",
+                                 404)
         reference, paths = batch["CallerReference"], tuple(batch["Paths"].get("Items") or ())
         if reference in self.by_reference:
             invalidation, known = self.by_reference[reference]
@@ -349,9 +391,29 @@ class CloudFront:
                                      "The CallerReference was already used with other paths.", 409)
             self.repeats += 1
         else:
+            wildcards = sum(path.endswith("*") for path in paths)
+            files = len(paths) - wildcards
+            self._complete(now)
+            if (self.wildcards_in_progress + wildcards > MAX_WILDCARDS_IN_PROGRESS
+                    or self.files_in_progress + files > MAX_FILES_IN_PROGRESS):
+                self.too_many += 1
+                return _client_error("TooManyInvalidationsInProgress",
+                                     "You have exceeded the maximum number of allowable "
+                                     "InProgress invalidation batch requests, or invalidation "
+                                     "objects.", 400)
+            completes = now + self.completion_rng.uniform(*self.completion)
+            heapq.heappush(self.in_progress, (completes, self.created, wildcards, files))
+            self.wildcards_in_progress += wildcards
+            self.files_in_progress += files
+            self.most_wildcards_in_progress = max(self.most_wildcards_in_progress,
+                                                  self.wildcards_in_progress)
+            self.most_files_in_progress = max(self.most_files_in_progress,
+                                              self.files_in_progress)
+            self.last_completed_s = max(self.last_completed_s, completes)
             self.created += 1
             invalidation = {"Id": f"I{self.created:013d}", "Status": "InProgress",
-                            "CreateTime": START + timedelta(seconds=now), "InvalidationBatch": batch}
+                            "CreateTime": START + timedelta(seconds=now),
+                            "InvalidationBatch": batch}
             self.by_reference[reference] = (invalidation, paths)
             self.last_accepted_s = now
             for path in paths:
@@ -362,6 +424,13 @@ class CloudFront:
         return {"Invalidation": invalidation,
                 "Location": (f"https://cloudfront.amazonaws.com/2020-05-31/distribution/"
                              f"{distribution_id}/invalidation/{invalidation['Id']}")}
+
+    def _complete(self, now):
+        """Take the invalidations completed by *now* out of those in progress."""
+        while self.in_progress and self.in_progress[0][0] <= now:
+            _, _, wildcards, files = heapq.heappop(self.in_progress)
+            self.wildcards_in_progress -= wildcards
+            self.files_in_progress -= files
 
 
 # -- Lambda asynchronous invocation --------------------------------------------
@@ -417,14 +486,23 @@ class Result(NamedTuple):
     errors: Counter      # exception type -> invocations that raised it
     overrun_notes: list
     real_s: float
+    too_many: int = 0              # TooManyInvalidationsInProgress answers
+    last_completed_s: float = 0.0  # when the last invalidation accepted completed
+    unaccounted: int = 0           # paths lost whose event Lambda did not give up on
+    most_wildcards: int = 0        # wildcard paths in progress at most
 
 
 class Burst:
     """One simulated burst: *events* uploads, arriving over *spread_s* seconds."""
 
-    def __init__(self, function, setup, clock, events, seed, spread_s, latency):
+    def __init__(self, function, setup, clock, events, seed, spread_s, latency,
+                 completion=COMPLETION_S):
         self.function, self.setup, self.clock, self.events = function, setup, clock, events
-        self.cloudfront = CloudFront(clock, self.wait, random.Random(seed), latency)
+        self.cloudfront = CloudFront(clock, self.wait, random.Random(seed), latency,
+                                     completion=completion,
+                                     completion_rng=random.Random(f"completion {seed}"),
+                                     query_keyed=setup.query_keyed)
+        self.given_up = set()            # events dead-lettered or expired
         self.queue = deque()
         self.busy = self.invocations = self.overruns = 0
         self.dead_lettered = self.expired = self.settled = 0
@@ -445,7 +523,8 @@ class Burst:
         stood_in = ("create_invalidation", "get_distribution_config")
         saved = {name: client.__dict__.get(name) for name in stood_in}
         attempt = lf.Invocation.attempt
-        container.reset(clock=self.clock.time, sleep=self.wait)   # a fresh container, simulated time
+        # A fresh container, on simulated time.
+        container.reset(clock=self.clock.time, sleep=self.wait)
         client.create_invalidation = self.cloudfront.create_invalidation
         client.get_distribution_config = self.cloudfront.get_distribution_config
         # The function awaits each attempt in a worker thread, joined on the real
@@ -477,6 +556,7 @@ class Burst:
             pending = self.queue.popleft()
             if self.clock.time() - pending.arrived > MAX_EVENT_AGE_S:
                 self.expired += 1
+                self.given_up.add(pending.index)
                 self._settle()
                 continue
             self.busy += 1
@@ -540,6 +620,7 @@ class Burst:
             self.errors[outcome] += 1
         if pending.attempt > len(RETRY_DELAYS_S):
             self.dead_lettered += 1
+            self.given_up.add(pending.index)
             self._settle()
             return
         retry = pending._replace(attempt=pending.attempt + 1)
@@ -552,17 +633,20 @@ class Burst:
 
     def result(self, seed, real_s, memory_mb):
         cf = self.cloudfront
-        lost = sum(not cf.covers(f"/page-{i}.html") for i in range(self.events))
-        return Result(self.setup, seed, cf.attempts, cf.accepted, cf.throttled, lost, self.dead_lettered,
-                      self.expired, self.overruns, self.invocations, cf.last_accepted_s, self.settled_s,
-                      self.billed_ms / 1000 * memory_mb / 1024, self.errors, self.overrun_notes, real_s)
+        missed = [i for i in range(self.events) if not cf.covers(f"/page-{i}.html")]
+        return Result(self.setup, seed, cf.attempts, cf.accepted, cf.throttled, len(missed),
+                      self.dead_lettered, self.expired, self.overruns, self.invocations,
+                      cf.last_accepted_s, self.settled_s, self.billed_ms / 1000 * memory_mb / 1024,
+                      self.errors, self.overrun_notes, real_s, cf.too_many, cf.last_completed_s,
+                      len(set(missed) - self.given_up), cf.most_wildcards_in_progress)
 
 
-def simulate(function, setup, *, events, seed, scale, spread_s, latency, memory_mb=MEMORY_MB):
+def simulate(function, setup, *, events, seed, scale, spread_s, latency, memory_mb=MEMORY_MB,
+             completion=COMPLETION_S):
     """Return the Result of one burst under *setup*."""
     random.seed(seed)        # the handler's jitter
     clock = VirtualClock() if scale == 0 else ScaledClock(scale)
-    burst = Burst(function, setup, clock, events, seed, spread_s, latency)
+    burst = Burst(function, setup, clock, events, seed, spread_s, latency, completion)
     started = time.perf_counter()
     burst.run()
     return burst.result(seed, time.perf_counter() - started, memory_mb)
@@ -573,7 +657,8 @@ def simulate(function, setup, *, events, seed, scale, spread_s, latency, memory_
 def describe(setup):
     environments = (f"reserved concurrency {setup.concurrency}" if setup.reserved
                     else f"{setup.concurrency:,} environments")
-    return f"{setup.timeout_s:g} s timeout, {environments}"
+    keyed = "query-keyed, " if setup.query_keyed else ""
+    return f"{keyed}{setup.timeout_s:g} s timeout, {environments}"
 
 
 def result_line(r, events):
@@ -583,8 +668,17 @@ def result_line(r, events):
             f"{r.accepted} accepted, {r.throttled} throttled; "
             f"lost {r.lost} of {events} ({r.dead_lettered} dead-lettered, {r.expired} expired); "
             f"{r.overruns} overruns; {r.invocations} invocations ({errors or 'no errors'}); "
-            f"last path accepted at {r.last_accepted_s:.1f} s, last event done at {r.settled_s:.1f} s; "
-            f"{r.gb_s:,.0f} GB-s [{r.real_s:.1f} s real]{notes}")
+            f"last path accepted at {r.last_accepted_s:.1f} s, "
+            f"last event done at {r.settled_s:.1f} s; "
+            f"{r.gb_s:,.0f} GB-s{_query_keyed_note(r)} [{r.real_s:.1f} s real]{notes}")
+
+
+def _query_keyed_note(r):
+    if not r.setup.query_keyed:
+        return ""
+    return (f"; {r.too_many} TooManyInvalidationsInProgress, at most {r.most_wildcards} "
+            f"wildcards in progress, last path invalidated (its invalidation completed) at "
+            f"{r.last_completed_s:.1f} s; {r.unaccounted} lost without their event failing")
 
 
 def verdict(setup, results, events):
@@ -621,9 +715,32 @@ def table(all_results, events, memory_mb):
                  spread([r.gb_s for r in results])]
         text, missed = verdict(setup, results, events)
         outcome = ("reported" if not setup.judged else
-                   "MISSED: " + "; ".join(c for c in text.split("; ") if c.endswith("MISSED")) if missed
-                   else "met")
+                   "MISSED: " + "; ".join(c for c in text.split("; ") if c.endswith("MISSED"))
+                   if missed else "met")
         rows.append(f"| {describe(setup)} | {' | '.join(cells)} | {outcome} |")
+    return "\n".join(rows)
+
+
+def query_keyed_table(all_results, events, memory_mb):
+    """The query-keyed rows: what became of each upload, and what CloudFront answered."""
+    rows = [f"| setup | invalidated (of {events}) | dead-lettered | lost unaccounted | attempts "
+            f"| per upload | throttled | TooManyInvalidationsInProgress | overruns | invocations "
+            f"| last path accepted (s) | last path invalidated (s) | GB-s at {memory_mb} MB |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for setup, results in all_results:
+        cells = [spread([events - r.lost for r in results]),
+                 spread([r.dead_lettered + r.expired for r in results]),
+                 spread([r.unaccounted for r in results]),
+                 spread([r.attempts for r in results]),
+                 spread([r.attempts / events for r in results], 1),
+                 spread([r.throttled for r in results]),
+                 spread([r.too_many for r in results]),
+                 spread([r.overruns for r in results]),
+                 spread([r.invocations for r in results]),
+                 spread([r.last_accepted_s for r in results]),
+                 spread([r.last_completed_s for r in results]),
+                 spread([r.gb_s for r in results])]
+        rows.append(f"| {describe(setup).removeprefix('query-keyed, ')} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
 
@@ -631,7 +748,8 @@ def _counts(text, name, allow_zero=False):
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: comma-separated whole numbers, e.g. 10,300") from None
+        raise argparse.ArgumentTypeError(
+            f"{name}: comma-separated whole numbers, e.g. 10,300") from None
     if any(v < (0 if allow_zero else 1) for v in values):
         raise argparse.ArgumentTypeError(f"{name}: each must be at least {0 if allow_zero else 1}")
     return tuple(v for v in values if v)
@@ -642,24 +760,36 @@ def parse_args(argv):
     parser.add_argument("--events", type=int, default=300, help="uploads in the burst (300)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (1)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per setup, from --seed up (3)")
-    parser.add_argument("--quick", action="store_true", help="one seed per setup (same as --seeds 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="one seed per setup (same as --seeds 1)")
     parser.add_argument("--scale", type=float, default=0,
                         help="simulated seconds per real second on real threads; 0 (the default) "
                              "runs in virtual time, exact and deterministic")
     parser.add_argument("--spread", type=float, default=0, metavar="S",
                         help="the events arrive evenly over S seconds (0: all at once)")
-    parser.add_argument("--latency", type=float, nargs=2, default=LATENCY_S, metavar=("LOW", "HIGH"),
+    parser.add_argument("--latency", type=float, nargs=2, default=LATENCY_S,
+                        metavar=("LOW", "HIGH"),
                         help="CreateInvalidation latency range in seconds (0.1 0.3)")
-    parser.add_argument("--function", default=os.path.join(REPO, "lambda_function.py"), metavar="PATH",
-                        help="the lambda_function.py to run (the checkout's)")
+    parser.add_argument("--function", default=os.path.join(REPO, "lambda_function.py"),
+                        metavar="PATH", help="the lambda_function.py to run (the checkout's)")
     parser.add_argument("--environments", type=lambda t: _counts(t, "--environments"),
-                        default=ENVIRONMENTS, help="invocations at once without reservation (10,50,300,1000)")
+                        default=ENVIRONMENTS,
+                        help="invocations at once without reservation (10,50,300,1000)")
     parser.add_argument("--reserved", type=lambda t: _counts(t, "--reserved", allow_zero=True),
                         default=RESERVED, help="reserved concurrencies; 0 for none (1,2)")
     parser.add_argument("--timeouts", type=lambda t: _counts(t, "--timeouts"), default=TIMEOUTS_S,
                         help="function timeouts in seconds, the first judged (900,3)")
     parser.add_argument("--memory", type=int, default=MEMORY_MB, metavar="MB",
                         help=f"the function's memory, for GB-seconds ({MEMORY_MB})")
+    parser.add_argument("--completion", type=float, nargs=2, default=COMPLETION_S,
+                        metavar=("LOW", "HIGH"),
+                        help="seconds an invalidation stays in progress, drawn uniformly "
+                             "(60 120; AWS publishes no figure)")
+    parser.add_argument("--query-seeds", type=int, default=1, metavar="K",
+                        help="seeds per setup of the query-keyed scenario, from --seed up; "
+                             "0 skips it (1)")
+    parser.add_argument("--query-only", action="store_true",
+                        help="run the query-keyed scenario alone, not the matrix")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds = 1
@@ -667,8 +797,43 @@ def parse_args(argv):
         parser.error("need at least one setup: --environments or --reserved, and --timeouts")
     if args.events < 1 or args.seeds < 1 or args.scale < 0 or not 128 <= args.memory <= 10240:
         parser.error("need one event, one seed, a scale >= 0 and a memory of 128 to 10,240 MB")
-    args.setups = matrix(args.environments, args.reserved, args.timeouts)
+    if not 0 <= args.completion[0] <= args.completion[1] or args.query_seeds < 0:
+        parser.error("need 0 <= --completion LOW <= HIGH and --query-seeds >= 0")
+    if args.query_only and not args.query_seeds:
+        parser.error("--query-only needs --query-seeds of at least 1")
+    args.setups = [] if args.query_only else matrix(args.environments, args.reserved,
+                                                    args.timeouts)
+    args.query_setups = (matrix(args.environments, args.reserved, args.timeouts, True)
+                         if args.query_seeds else [])
     return args
+
+
+def seed_range(first, count):
+    return f"seed {first}" if count == 1 else f"seeds {first}-{first + count - 1}, low-high"
+
+
+def run_setups(function, args, setups, seeds, missed, unaccounted):
+    """Simulate each of *setups* on *seeds* seeds, printing each result; return
+    [(setup, results)], adding to *missed* the setups that miss a judged target
+    and to *unaccounted* those that lose a path whose event did not fail."""
+    all_results = []
+    for setup in setups:
+        print(describe(setup), flush=True)
+        results = []
+        for seed in range(args.seed, args.seed + seeds):
+            results.append(simulate(function, setup, events=args.events, seed=seed,
+                                    scale=args.scale, spread_s=args.spread,
+                                    latency=tuple(args.latency), memory_mb=args.memory,
+                                    completion=tuple(args.completion)))
+            print(result_line(results[-1], args.events), flush=True)
+        text, failed = verdict(setup, results, args.events)
+        print(f"  targets (worst seed): {text}", flush=True)
+        all_results.append((setup, results))
+        if failed:
+            missed.append(describe(setup))
+        if any(r.unaccounted for r in results):
+            unaccounted.append(describe(setup))
+    return all_results
 
 
 def main(argv=None):
@@ -682,30 +847,36 @@ def main(argv=None):
           f"CloudFront {RATE_PER_S:g} CreateInvalidation/s, burst {BURST}, latency "
           f"{args.latency[0]:g}-{args.latency[1]:g} s; Lambda retries after {RETRY_DELAYS_S[0]} "
           f"and {RETRY_DELAYS_S[1]} s; {args.memory} MB; {mode}\n")
-    started, all_results, missed = time.perf_counter(), [], []
-    for setup in args.setups:
-        print(describe(setup), flush=True)
-        results = []
-        for seed in range(args.seed, args.seed + args.seeds):
-            results.append(simulate(function, setup, events=args.events, seed=seed, scale=args.scale,
-                                    spread_s=args.spread, latency=tuple(args.latency),
-                                    memory_mb=args.memory))
-            print(result_line(results[-1], args.events), flush=True)
-        text, failed = verdict(setup, results, args.events)
-        print(f"  targets (worst seed): {text}", flush=True)
-        all_results.append((setup, results))
-        if failed:
-            missed.append(describe(setup))
-    seeds = (f"seed {args.seed}" if args.seeds == 1
-             else f"seeds {args.seed}-{args.seeds + args.seed - 1}, low-high")
-    print(f"\n{table(all_results, args.events, args.memory)}\n\n({seeds}; {mode}; "
-          f"{time.perf_counter() - started:.0f} s real)")
-    gb_s = max(r.gb_s for _, results in all_results for r in results)
-    print(f"Lambda duration at ${USD_PER_GB_S:.10f} per GB-s (x86, us-east-1, "
-          f"https://aws.amazon.com/lambda/pricing/): at most ${gb_s * USD_PER_GB_S:.2f} a deploy "
-          f"({gb_s:,.0f} GB-s), before the free tier.")
+    missed, unaccounted = [], []
+    if args.setups:
+        started = time.perf_counter()
+        all_results = run_setups(function, args, args.setups, args.seeds, missed, unaccounted)
+        print(f"\n{table(all_results, args.events, args.memory)}\n\n"
+              f"({seed_range(args.seed, args.seeds)}; {mode}; "
+              f"{time.perf_counter() - started:.0f} s real)")
+        gb_s = max(r.gb_s for _, results in all_results for r in results)
+        print(f"Lambda duration at ${USD_PER_GB_S:.10f} per GB-s (x86, us-east-1, "
+              f"https://aws.amazon.com/lambda/pricing/): at most ${gb_s * USD_PER_GB_S:.2f} a "
+              f"deploy ({gb_s:,.0f} GB-s), before the free tier.")
+    if args.query_setups:
+        started = time.perf_counter()
+        print(f"\nQuery-keyed distribution (issue 24): the default behavior's cache policy is "
+              f"UseOriginCacheControlHeaders-QueryStrings, so each upload's path is one "
+              f"wildcard; at most {MAX_WILDCARDS_IN_PROGRESS} wildcard paths "
+              f"({MAX_FILES_IN_PROGRESS:,} file paths) in progress, each invalidation in "
+              f"progress {args.completion[0]:g}-{args.completion[1]:g} s (uniform); "
+              f"reported, not judged\n", flush=True)
+        all_results = run_setups(function, args, args.query_setups, args.query_seeds, missed,
+                                 unaccounted)
+        print(f"\n{query_keyed_table(all_results, args.events, args.memory)}\n\n"
+              f"(query-keyed; {seed_range(args.seed, args.query_seeds)}; {mode}; completion "
+              f"{args.completion[0]:g}-{args.completion[1]:g} s; "
+              f"{time.perf_counter() - started:.0f} s real)")
+    if unaccounted:
+        print(f"Paths lost while Lambda saw their event succeed: {'; '.join(unaccounted)}")
     if missed:
         print(f"Targets MISSED: {'; '.join(missed)}")
+    if missed or unaccounted:
         return 1
     judged = sum(s.judged for s in args.setups)
     print(f"Targets met in all {judged} judged setups." if judged else "No setup judged.")

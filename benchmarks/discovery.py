@@ -29,13 +29,15 @@ def floor(cf):
     calls, ids = 1, [d["Id"] for d in cf.list_distributions()["DistributionList"].get("Items", [])]
     if hasattr(cf, "list_distributions_by_connection_mode"):   # as discovery lists them too
         calls += 1
-        page = cf.list_distributions_by_connection_mode(ConnectionMode="tenant-only")["DistributionList"]
+        page = cf.list_distributions_by_connection_mode(
+            ConnectionMode="tenant-only")["DistributionList"]
         ids = list(dict.fromkeys(ids + [d["Id"] for d in page.get("Items", [])]))
     for dist_id in ids:
         cf.get_distribution(Id=dist_id)
         marker, calls = {}, calls + 1
         while True:
-            page = cf.list_distribution_tenants(AssociationFilter={"DistributionId": dist_id}, **marker)
+            page = cf.list_distribution_tenants(AssociationFilter={"DistributionId": dist_id},
+                                                **marker)
             calls += 1
             for tenant in page.get("DistributionTenantList", []):
                 cf.get_distribution_tenant(Identifier=tenant["Id"])

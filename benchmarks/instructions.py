@@ -107,7 +107,8 @@ def main():
     records = cost["records"] - cost["parse"]
     rows = [
         ("floor: json.loads of every body + one CreateInvalidation", cost["floor"]),
-        ("straight line: parse, one record object and one path a record, one call", cost["straight"]),
+        ("straight line: parse, one record object and one path a record, one call",
+         cost["straight"]),
         ("handler", cost["handler"]),
         ("  parsing the bodies (raw_decode)", cost["parse"]),
         ("  envelopes, checks and records beyond parsing", records),
@@ -120,7 +121,8 @@ def main():
     print("| stage | M instructions | a record | of the floor |")
     print("|---|---|---|---|")
     for name, count in rows:
-        print(f"| {name} | {count / 1e6:,.0f} | {count / SIZE:,.0f} | {count / cost['floor']:.2f} |")
+        print(f"| {name} | {count / 1e6:,.0f} | {count / SIZE:,.0f} "
+              f"| {count / cost['floor']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What abandoned attempts leave running past an invocation, over a warm container's life.
 
-    .venv/bin/python benchmarks/leftovers.py [--invocations 30] [--budget 3] [--faults drip,trickle,blackhole]
+    .venv/bin/python benchmarks/leftovers.py [--invocations 30] [--budget 3]
+        [--faults drip,trickle,blackhole]
     .venv-floor/bin/python benchmarks/leftovers.py ...      (the same on the floor's botocore)
 
 One process plays the warm container: lambda_function imported once, its one
@@ -49,7 +50,9 @@ FAULTS = ("drip", "trickle", "blackhole")
 
 
 def serve(fault):
-    """The child: the test CloudFront, a distribution, the fault in front; print where, wait for EOF."""
+    """The child: the test CloudFront, a distribution, the fault in front; print where,
+    wait for EOF.
+    """
     import boto3
     import strict_cloudfront
     from faulty_proxy import BlackHole, FaultyProxy
@@ -104,7 +107,8 @@ def _pools(client):
 def count(lf, port):
     """Return what is alive now in this process."""
     out, idle = _pools(lf.CONTAINER.client)
-    return {"attempt_threads": sum(t.name.startswith("cloudfront-attempt") for t in threading.enumerate()),
+    return {"attempt_threads": sum(t.name.startswith("cloudfront-attempt")
+                                   for t in threading.enumerate()),
             "threads": threading.active_count(), "sockets": _sockets_to(port),
             "pool_out": out, "pool_idle": idle, "fds": len(os.listdir("/proc/self/fd"))}
 
@@ -147,8 +151,10 @@ def measure(fault, invocations, budget, settle):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=30)
-    parser.add_argument("--budget", type=float, default=3.0, help="each invocation's Lambda timeout, s")
-    parser.add_argument("--settle", type=float, default=15.0, help="idle seconds before the last count")
+    parser.add_argument("--budget", type=float, default=3.0,
+                        help="each invocation's Lambda timeout, s")
+    parser.add_argument("--settle", type=float, default=15.0,
+                        help="idle seconds before the last count")
     parser.add_argument("--faults", default=",".join(FAULTS))
     parser.add_argument("--json", help="also write every row, as JSON, to this file")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
@@ -159,16 +165,17 @@ def main():
     import botocore
     import urllib3
 
-    print(f"Python {sys.version.split()[0]}, boto3 {boto3.__version__}, botocore {botocore.__version__}, "
-          f"urllib3 {urllib3.__version__}; {args.invocations} invocations of {args.budget:g} s back to back")
+    print(f"Python {sys.version.split()[0]}, boto3 {boto3.__version__}, "
+          f"botocore {botocore.__version__}, urllib3 {urllib3.__version__}; "
+          f"{args.invocations} invocations of {args.budget:g} s back to back")
     results = {}
     for fault in args.faults.split(","):
         # Each fault in a process of its own: a fresh container, nothing left from the one before.
         if len(args.faults.split(",")) > 1:
             done = subprocess.run([sys.executable, __file__, "--faults", fault, "--invocations",
                                    str(args.invocations), "--budget", str(args.budget), "--settle",
-                                   str(args.settle), "--json", "/dev/stdout"], capture_output=True, text=True,
-                                  check=True)
+                                   str(args.settle), "--json", "/dev/stdout"],
+                                  capture_output=True, text=True, check=True)
             rows = json.loads(done.stdout.splitlines()[-1])[fault]
         else:
             rows = measure(fault, args.invocations, args.budget, args.settle)
@@ -176,12 +183,12 @@ def main():
         if args.json == "/dev/stdout":
             continue
         print(f"\n{fault}: after each invocation")
-        print(f"{'#':>6} {'attempt thr':>11} {'threads':>7} {'sockets':>7} {'pool out':>8} {'pool idle':>9} "
-              f"{'fds':>4}  attempts' causes")
+        print(f"{'#':>6} {'attempt thr':>11} {'threads':>7} {'sockets':>7} {'pool out':>8} "
+              f"{'pool idle':>9} {'fds':>4}  attempts' causes")
         for row in rows:
             print(f"{row['invocation']:>6} {row['attempt_threads']:>11} {row['threads']:>7} "
-                  f"{row['sockets']:>7} {row['pool_out']:>8} {row['pool_idle']:>9} {row['fds']:>4}  "
-                  f"{row['causes']}")
+                  f"{row['sockets']:>7} {row['pool_out']:>8} {row['pool_idle']:>9} "
+                  f"{row['fds']:>4}  {row['causes']}")
         during = rows[1:-1]
         print(f"most at once: {max(r['attempt_threads'] for r in during)} attempt threads, "
               f"{max(r['sockets'] for r in during)} sockets, {max(r['pool_out'] for r in during)} "

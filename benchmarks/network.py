@@ -53,7 +53,8 @@ def run_all(cases, workers):
     arguments = [dict(zip(("fault", "times", "operation", "kind", "budget_s"), case, strict=True))
                  for case in cases]
     reports = network_scenario.run_side_by_side(arguments, workers)
-    return [report if "error" not in report else {**case, "error": report["error"].strip().splitlines()[-1:]}
+    return [report if "error" not in report
+            else {**case, "error": report["error"].strip().splitlines()[-1:]}
             for case, report in zip(arguments, reports, strict=True)]
 
 
@@ -84,9 +85,11 @@ def row(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write every report, as JSON, to this file")
-    parser.add_argument("--workers", type=int, default=16, help="scenarios run at once (default 16)")
-    parser.add_argument("--only", default="", help="only the scenarios whose 'fault times operation "
-                                                   "event budget' holds this text")
+    parser.add_argument("--workers", type=int, default=16,
+                        help="scenarios run at once (default 16)")
+    parser.add_argument("--only", default="",
+                        help="only the scenarios whose 'fault times operation event budget' "
+                             "holds this text")
     args = parser.parse_args()
     server = start_cloudfront()
     started = time.monotonic()
@@ -98,8 +101,8 @@ def main():
           f"{'failed':6} {'lost':4} {'silent':6} {'dup':3}  message")
     for report in reports:
         print(row(report))
-    print(f"{len(reports)} scenarios in {time.monotonic() - started:.0f} s, {args.workers} at a time; "
-          f"Python {sys.version.split()[0]}")
+    print(f"{len(reports)} scenarios in {time.monotonic() - started:.0f} s, "
+          f"{args.workers} at a time; Python {sys.version.split()[0]}")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(reports, indent=1), encoding="utf-8")
 

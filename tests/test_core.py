@@ -742,3 +742,24 @@ def test_routes_from_distributions():
     default = (("*", ""),)   # a distribution without behaviors: a default that keys on no query string
     assert routes == {"assets": [lf.Route("E1", "static/", default), lf.Route("E2", "", default, "index.html")],
                       "logs": [lf.Route("E3", "a/b/", default)]}
+
+
+# -- The module docstring -------------------------------------------------------
+
+def test_every_name_the_module_docstring_gives_exists():
+    """A reader finds a behaviour from the module docstring: each function, class or object
+    its tables name (lines indented four spaces) is one lambda_function has."""
+    named = set()
+    for line in lf.__doc__.splitlines():
+        if line.startswith("    "):
+            named.update(re.findall(r"\b[A-Za-z_]\w*(?:\.\w+)?\b", line))
+    names = {name for name in named if ("_" in name or "." in name or name.isupper()
+                                        or name in ("Container", "Invocation"))
+             and not name.endswith((".py", "_")) and name not in ("AWS", "S3", "DISTRIBUTION_ID")}
+    assert {"lambda_handler", "caller_reference", "viewer_paths", "Invocation.call",
+            "discovered_routes", "_tenants_of", "Container", "CONTAINER"} <= names
+    for name in sorted(names):
+        found = lf
+        for part in name.split("."):
+            assert hasattr(found, part), f"the module docstring names {name}, which is not there"
+            found = getattr(found, part)

@@ -43,11 +43,14 @@ KINDS = (
 QUEUE_ARN = re.compile(r"arn:aws[a-z-]*:sqs:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,80}")
 HINTS = {
     "NoSuchBucket": "check --bucket",
-    "InvalidArgument": "S3 checks every destination of the bucket's notifications when they are written: "
-                       "a destination named there no longer exists or no longer lets S3 send to it; remove "
-                       "it from the bucket's event notifications (S3 console, Properties) and run this again",
-    "AccessDenied": "your credentials need s3:GetBucketNotification and s3:PutBucketNotification on it",
-    "AllAccessDisabled": "your credentials need s3:GetBucketNotification and s3:PutBucketNotification on it",
+    "InvalidArgument": "S3 checks every destination of the bucket's notifications when they are "
+                       "written: a destination named there no longer exists or no longer lets S3 "
+                       "send to it; remove it from the bucket's event notifications (S3 console, "
+                       "Properties) and run this again",
+    "AccessDenied": "your credentials need s3:GetBucketNotification and "
+                    "s3:PutBucketNotification on it",
+    "AllAccessDisabled": "your credentials need s3:GetBucketNotification and "
+                         "s3:PutBucketNotification on it",
 }
 
 
@@ -64,7 +67,8 @@ def _events_overlap(a, b):
 
 def _ours(queue_arn, existing):
     """Our queue configuration; an existing one that says the same is kept as S3 returned it."""
-    if (existing is not None and existing.get("QueueArn") == queue_arn and not existing.get("Filter")
+    if (existing is not None and existing.get("QueueArn") == queue_arn
+            and not existing.get("Filter")
             and sorted(existing.get("Events", [])) == sorted(EVENTS)):
         return existing
     return {"Id": CONFIG_ID, "QueueArn": queue_arn, "Events": list(EVENTS)}
@@ -90,8 +94,9 @@ def merge(current, queue_arn):
             if shared:
                 raise ConnectError(
                     f"the bucket already sends {', '.join(shared)} to {configuration.get(arn_key)} "
-                    f"(Id {configuration.get('Id')!r}); S3 refuses a second configuration for the same "
-                    f"events, so remove or narrow that one first (or route both through EventBridge)")
+                    f"(Id {configuration.get('Id')!r}); S3 refuses a second configuration for the "
+                    f"same events, so remove or narrow that one first (or route both through "
+                    f"EventBridge)")
         if kind == "QueueConfigurations":
             position = next((i for i, c in enumerate(configurations) if c.get("Id") == CONFIG_ID),
                             len(configurations))
@@ -116,8 +121,8 @@ def unmerge(current, queue_arn):
     if not ours:
         return None
     if any(c.get("QueueArn") != queue_arn for c in ours):
-        raise ConnectError(f"its configuration {CONFIG_ID!r} notifies {ours[0].get('QueueArn')}, not "
-                           f"{queue_arn}; nothing removed (give that --queue-arn to remove it)")
+        raise ConnectError(f"its configuration {CONFIG_ID!r} notifies {ours[0].get('QueueArn')}, "
+                           f"not {queue_arn}; nothing removed (give that --queue-arn to remove it)")
     kept = {kind: [dict(c) for c in current[kind] if c.get("Id") != CONFIG_ID]
             for kind, _ in KINDS if current.get(kind)}
     kept = {kind: configurations for kind, configurations in kept.items() if configurations}
@@ -135,16 +140,19 @@ def _current(answer):
 def _arguments(argv):
     parser = argparse.ArgumentParser(
         prog="connect_bucket.py",
-        description="Add the queue configuration `cloudfront-invalidation` (object created, removed, "
-                    "lifecycle expiration) to an S3 bucket's notifications, keeping all the others.")
+        description="Add the queue configuration `cloudfront-invalidation` (object created, "
+                    "removed, lifecycle expiration) to an S3 bucket's notifications, keeping all "
+                    "the others.")
     parser.add_argument("--bucket", required=True, help="the bucket's name")
     parser.add_argument("--queue-arn", required=True,
-                        help="the stack's QueueArn output (a standard SQS queue in the bucket's region)")
+                        help="the stack's QueueArn output (a standard SQS queue in the bucket's "
+                             "region)")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print the configuration that would be written, as JSON; write nothing")
+                        help="print the configuration that would be written, as JSON; "
+                             "write nothing")
     parser.add_argument("--remove", action="store_true",
-                        help="remove the queue configuration `cloudfront-invalidation` instead, keeping all "
-                             "the others (run it before `sam delete`)")
+                        help="remove the queue configuration `cloudfront-invalidation` instead, "
+                             "keeping all the others (run it before `sam delete`)")
     arguments = parser.parse_args(argv)
     match = QUEUE_ARN.fullmatch(arguments.queue_arn)
     if not match:
@@ -162,7 +170,8 @@ def _failure(bucket, error):
     message = f"s3://{bucket}: {code}: {details.get('Message', error)}"
     # S3 names each destination it could not validate: ArgumentName1, ArgumentValue1, ...
     names = sorted(name for name in details if name.startswith("ArgumentName"))
-    arguments = [": ".join(filter(None, (details[name], details.get(name.replace("Name", "Value", 1)))))
+    arguments = [": ".join(filter(None, (details[name],
+                                         details.get(name.replace("Name", "Value", 1)))))
                  for name in names]
     if arguments:
         message += f" ({'; '.join(arguments)})"
@@ -172,7 +181,10 @@ def _failure(bucket, error):
 
 
 def connect(bucket, queue_arn, region, dry_run=False, out=None):
-    """Read, merge, write (unless dry_run or unchanged); report on `out` (stdout). Raises ConnectError."""
+    """Read, merge, write (unless dry_run or unchanged); report on `out` (stdout).
+
+    Raises ConnectError.
+    """
     out = out or sys.stdout
     s3 = boto3.client("s3", region_name=region)
     try:
@@ -201,8 +213,8 @@ def remove(bucket, queue_arn, region, dry_run=False, out=None):
         current = _current(s3.get_bucket_notification_configuration(Bucket=bucket))
         kept = unmerge(current, queue_arn)
         if kept is None:
-            print(f"s3://{bucket} has no notification configuration {CONFIG_ID!r}; nothing to remove",
-                  file=out)
+            print(f"s3://{bucket} has no notification configuration {CONFIG_ID!r}; "
+                  "nothing to remove", file=out)
             return
         if dry_run:
             print(json.dumps(kept, indent=2), file=out)
@@ -211,8 +223,9 @@ def remove(bucket, queue_arn, region, dry_run=False, out=None):
     except (ClientError, BotoCoreError) as error:
         raise _failure(bucket, error) from None
     others = sum(len(kept.get(kind, [])) for kind, _ in KINDS)
-    print(f"s3://{bucket} no longer notifies {queue_arn} (removed {CONFIG_ID!r}); kept {others} other "
-          f"configuration(s)" + (" and EventBridge" if "EventBridgeConfiguration" in kept else ""), file=out)
+    print(f"s3://{bucket} no longer notifies {queue_arn} (removed {CONFIG_ID!r}); "
+          f"kept {others} other configuration(s)"
+          + (" and EventBridge" if "EventBridgeConfiguration" in kept else ""), file=out)
 
 
 def main(argv=None):
