@@ -118,8 +118,9 @@ in_chroot() {
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
 }
 [ -x "$root/ci/venv/bin/python" ] || in_chroot python3.14 -m venv /ci/venv
-# The machine's pip settings name its local folders of wheels, absent here:
-# pip warns of each for each package, and those lines only are left out.
+# The machine's pip settings also name its local folders of wheels, which
+# the chroot has not: pip warns of each for every package, and those lines
+# only are left out.
 in_chroot /ci/venv/bin/pip install -q -r /ci/repo/requirements/dev.txt 2>&1 \
     | { grep -v "^WARNING: Location '.*' is ignored" || true; }
 in_chroot /ci/venv/bin/python -VV
