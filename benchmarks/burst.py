@@ -5,6 +5,7 @@ Run from the repository root with the dev venv:
     python benchmarks/burst.py                 # the matrix, seeds 1-3, virtual time
     python benchmarks/burst.py --quick         # the matrix, seed 1 only
     python benchmarks/burst.py --scale 40      # the same on real threads, 40 simulated s per real s
+    python benchmarks/burst.py --query-only --query-seeds 3   # the query-keyed scenario alone
 
 The matrix: Setup 1 (the function pasted into the console, the S3 trigger
 calling it directly) with 10, 50, 300 and 1,000 environments (invocations
@@ -14,7 +15,20 @@ reserved concurrency 1 and 2 (the better option, where the account can
 reserve) at both. Targets, judged on the worst seed, at Setup 1's timeout
 (environments and reserved rows alike): no path lost, at most 10
 CreateInvalidation attempts per upload, no overrun. The 3 s rows are
-reported, not judged. The exit status is 1 when a judged target is missed.
+reported, not judged. The exit status is 1 when a judged target is missed,
+or when a path is lost while Lambda saw its event succeed (in any setup).
+
+Then the query-keyed scenario (issue 24), seed 1 only by default
+(--query-seeds): the same setups on a distribution whose default behavior
+keys its cache on query strings (the managed cache policy
+UseOriginCacheControlHeaders-QueryStrings), so that each upload's path is one
+wildcard ("/page-1.html*") and at most 15 uploads' invalidations can be in
+progress at once. Its rows are reported, not judged: what became of each
+upload (invalidated, or its event dead-lettered, counted; "lost unaccounted"
+must stay 0), attempts, Throttling and TooManyInvalidationsInProgress answers,
+and when the last path was accepted and invalidated (its invalidation
+completed). This simulation has no SQS setup (setup 2: one invocation per
+batch): bench.py counts what one batch sends.
 
 The REAL lambda_function.lambda_handler runs once per invocation, on a
 simulated clock: lambda_function.CONTAINER's clock and sleep are the
@@ -31,6 +45,17 @@ What is modelled:
   from 0.1-0.3 s; CloudFront decides halfway through it. A request repeating
   an accepted CallerReference with the same paths gets that invalidation
   back (it still spends a token); with other paths, InvalidationBatchAlreadyExists.
+- Invalidations in progress, per distribution: an accepted invalidation stays
+  in progress for a time drawn uniformly from --completion LOW HIGH (60-120 s
+  by default; AWS publishes no figure: the sources found are quoted at
+  COMPLETION_S below). A request that would take the wildcard paths in
+  progress above 15, or the file paths above 3,000, gets TooManyInvalidationsInProgress
+  (HTTP 400), as CloudFront answers (its Developer Guide, "Concurrent
+  invalidation request maximum"); it has spent its token. Completion times are
+  drawn from a generator of their own, so the figures of distributions whose
+  paths are exact (never near 3,000 in progress in a burst of 300) do not move
+  with --completion. Completion is all-or-nothing at its time: a path counts as
+  invalidated ("last path invalidated") when its invalidation completes.
 - Lambda asynchronous invocation, one S3 record per event: every event is
   queued; at most N invocations run at once (the environments the account's
   free concurrency allows, or the reserved concurrency); an event waiting
@@ -46,7 +71,9 @@ What is modelled:
   If CloudFront had already accepted the request, its paths count as invalidated.
 - The distribution's configuration: GetDistributionConfig (read once per
   CACHE_TTL_S by the container) answers at once, neither rate limited nor
-  delayed: a plain S3 origin whose cache key holds no query string.
+  delayed: a plain S3 origin whose cache key holds no query string (the
+  managed CachingOptimized policy), or in the query-keyed scenario the managed
+  UseOriginCacheControlHeaders-QueryStrings, which holds every query string.
 
 A path is "lost" when CloudFront never accepted an invalidation covering it;
 "dead-lettered" counts the events Lambda gave up on (the same, unless an
@@ -72,8 +99,9 @@ applies to events throttled for concurrency (1 s up to 5 min; here they wait
 first-in first-out for the next free environment, which keeps CloudFront
 busier than Lambda would); jitter in Lambda's 1 and 2 minute retry delays;
 other callers of CreateInvalidation in the account; botocore's timeouts (the
-stand-in never takes longer than its latency); the limits on invalidations in
-progress (TooManyInvalidationsInProgress). All simulated environments share
+stand-in never takes longer than its latency); whether a request refused
+TooManyInvalidationsInProgress spends a rate token (here it does: the rate is
+checked first); completion times that grow with the load. All simulated environments share
 one imported lambda_function, so per-container state (its CONTAINER: the
 configuration read, the "warn once" flags) is shared between them; each burst
 starts with a fresh one (CONTAINER.reset).
@@ -83,7 +111,9 @@ Options: --events N (300), --seed S and --seeds K (seeds S to S+K-1; 1 and 3),
 like `aws s3 sync`; 0), --latency LOW HIGH, --environments 10,300,
 --reserved 1,2 (0 for none), --timeouts 900,3 (the first is judged),
 --memory MB (256), --function PATH (another lambda_function.py, e.g.
-`git show HEAD:lambda_function.py > /tmp/x/lambda_function.py`).
+`git show HEAD:lambda_function.py > /tmp/x/lambda_function.py`),
+--completion LOW HIGH (60 120), --query-seeds K (1; 0 skips the query-keyed
+scenario), --query-only (the query-keyed scenario alone).
 """
 
 import argparse
