@@ -2,6 +2,7 @@
 
 import fnmatch
 import io
+import json
 import logging
 import os
 import pathlib
@@ -157,6 +158,51 @@ def test_the_preview_never_calls_aws(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
     assert local_run.main(["--keys", str(keys)]) == 0
     assert section(capsys.readouterr().out, "Would invalidate on E2QWRUHAPOMQZL") == ["/index.html"]
+
+
+def distribution_config(default_policy, behaviors=(), domain="example-bucket.s3.amazonaws.com"):
+    """A configuration as `aws cloudfront get-distribution-config` prints it, the parts read."""
+    return {"ETag": "E1", "DistributionConfig": {
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": domain, "OriginPath": ""}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "CachePolicyId": default_policy},
+        "CacheBehaviors": {"Quantity": len(behaviors), "Items": [
+            {"PathPattern": pattern, "TargetOriginId": "o", "CachePolicyId": policy}
+            for pattern, policy in behaviors]}}}
+
+
+def test_with_the_distribution_configuration_the_preview_plans_as_lambda(monkeypatch, capsys,
+                                                                          tmp_path):
+    """--distribution-config: query-keyed behaviors make wildcards, and say why; a website
+    origin adds its index pages; a custom policy (not read: no AWS) is warned of."""
+    query, plain = "4cc15a8a-d715-48a4-82b8-cc0b614638fe", "658327ea-f89d-4fab-a63d-7e88639e58f6"
+    config = tmp_path / "dist.json"
+    config.write_text(json.dumps(distribution_config(
+        plain, [("docs/*", query), ("img/*", "my-own-policy")],
+        "example-bucket.s3-website-us-east-1.amazonaws.com")))
+    lf.CONTAINER.client = None   # no AWS: clean_state puts the real one back
+    monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(
+        b"docs/index.html\nindex.html\nimg/a.png\n")))
+    assert local_run.main(["--keys", "-", "--distribution-config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert section(out, "Would invalidate on E2QWRUHAPOMQZL") == [
+        "/", "/docs/", "/docs/?*  (the behavior docs/* keys its cache on query strings)",
+        "/docs/index.html*  (the behavior docs/* keys its cache on query strings)",
+        "/img/a.png", "/index.html"]
+    assert "cache policy my-own-policy is not AWS's managed one" in err
+    # Without the file: the keys' own paths, no index page.
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"docs/index.html\n")))
+    assert local_run.main(["--keys", "-"]) == 0
+    assert section(capsys.readouterr().out, "Would invalidate on") == ["/docs/index.html"]
+
+
+def test_a_distribution_configuration_that_is_none_says_so(capsys, tmp_path):
+    config = tmp_path / "dist.json"
+    config.write_text("[1, 2]")
+    assert local_run.main(["--keys", os.devnull, "--distribution-config", str(config)]) == 1
+    assert "not a distribution's configuration" in capsys.readouterr().err
+    assert local_run.main(["--keys", os.devnull, "--distribution-config", str(tmp_path / "no")]) == 1
+    assert "no such file" in capsys.readouterr().err
 
 
 def test_keys_from_stdin_in_process(monkeypatch, capsys):
