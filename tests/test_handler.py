@@ -250,22 +250,22 @@ def test_failures_on_two_distributions_are_all_reported(monkeypatch, clock, capl
     assert messages(caplog, logging.ERROR) == [one, two]
 
 
-def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_warned):
+def warnings_of_a_dry_run(seconds, monkeypatch, clock, caplog):
+    """The WARNINGs of a dry run given *seconds* by its context."""
     monkeypatch.setenv("DISTRIBUTION_ID", DIST)
     monkeypatch.setenv("DRY_RUN", "true")
     configured(DIST)
     with caplog.at_level(logging.WARNING):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 10))
-    assert messages(caplog, logging.WARNING) == []
+        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, seconds))
+    return messages(caplog, logging.WARNING)
+
+
+def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_warned):
+    assert warnings_of_a_dry_run(10, monkeypatch, clock, caplog) == []
 
 
 def test_a_short_timeout_warning_says_what_to_set(monkeypatch, clock, caplog, not_warned):
-    monkeypatch.setenv("DISTRIBUTION_ID", DIST)
-    monkeypatch.setenv("DRY_RUN", "true")
-    configured(DIST)
-    with caplog.at_level(logging.WARNING):
-        lf.lambda_handler(load_event("s3-delete"), FakeContext(clock, 3))
-    assert messages(caplog, logging.WARNING) == [
+    assert warnings_of_a_dry_run(3, monkeypatch, clock, caplog) == [
         "This invocation has 3.0 s: too little to wait out CloudFront's throttling (about one request "
         "every 2 s). Set the function's timeout (Configuration > General configuration > Edit > Timeout) "
         "to 15 min (docs/console-setup.md)."]
