@@ -426,11 +426,13 @@ def test_the_function_leaves_out_what_excluded_says(name):
                                                "EXCLUDE_PATTERN": PATTERNS[name], "MAX_PATHS": "3000"})
     events = [lambda_function.ObjectEvent("bucket", key, "ObjectCreated:Put", "", key.encode())
               for key in SAMPLE_KEYS]
-    skipped = Counter()
-    plan = lambda_function.plan_invalidations(events, {"bucket": [("E2QWRUHAPOMQZL", "")]}, settings, skipped)
+    counts, left_out = Counter(), {}
+    routes = {"bucket": [lambda_function.Route("E2QWRUHAPOMQZL", "")]}
+    plan = lambda_function.plan_invalidations(events, routes, settings, counts, left_out)
     planned = {path for invalidation in plan for path in invalidation.paths}
     kept = [key for key in SAMPLE_KEYS if not excluded(PATTERNS[name], key)]
-    assert skipped["Excluded"] == len(SAMPLE_KEYS) - len(kept)
+    assert counts["KeysExcluded"] == len(SAMPLE_KEYS) - len(kept)
+    assert sorted(left_out.get("Excluded", [])) == sorted(set(SAMPLE_KEYS) - set(kept))
     assert planned == {"/" + key for key in kept}
 
 
