@@ -436,13 +436,8 @@ def cloudfront_path(key):
     "js/runtime~main.js" -> "/js/runtime*".
     """
     unusual = _NO_EXACT_PATH.search(key)
-    if unusual:
-        return _encoded(key[:unusual.start()]) + "*"
-    return _encoded(key)
-
-
-def _encoded(key):
-    """Return "/" and *key*, percent-encoded where CloudFront wants it."""
+    if unusual:   # the part before it holds none: its path, then the wildcard
+        return cloudfront_path(key[:unusual.start()]) + "*"
     if _VERBATIM.fullmatch(key):
         return "/" + key
     return "/" + "".join(map(_ENCODED_BYTE.__getitem__, key.encode()))
@@ -538,7 +533,17 @@ def plan_invalidations(events, routes, settings, counts=None, left_out=None):
     left_out = {} if left_out is None else left_out   # reason -> [key, ...]
     wanted = {}   # target -> [(ObjectEvent, {path: why}), ...]
     for event in events:
-        reason = _route(event, routes, settings, wanted)
+        if settings.exclude and settings.exclude.search(event.key):
+            # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
+            logger.debug("%r matches EXCLUDE_PATTERN; not invalidated", event.key)
+            left_out.setdefault("Excluded", []).append(event.key)
+            continue
+        reason = "Unserved" if routes.get(event.bucket) else "NoDistribution"
+        for route in routes.get(event.bucket, ()):
+            paths = viewer_paths(event.key, route, settings.index_document)
+            if paths:
+                reason = ""
+                wanted.setdefault(route.target, []).append((event, paths))
         if reason:
             left_out.setdefault(reason, []).append(event.key)
     for reason, (metric, level, text) in _LEFT_OUT.items():
@@ -554,23 +559,6 @@ def plan_invalidations(events, routes, settings, counts=None, left_out=None):
         why = {path: found[path] for path in planned if found.get(path)}
         plans.append(Invalidation(target, planned, reference, records, sources, why))
     return plans
-
-
-def _route(event, routes, settings, wanted):
-    """Add *event*'s paths to *wanted*, by target; return why it has none, or ""."""
-    if settings.exclude and settings.exclude.search(event.key):
-        # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
-        logger.debug("%r matches EXCLUDE_PATTERN; not invalidated", event.key)
-        return "Excluded"
-    served = False
-    for route in routes.get(event.bucket, ()):
-        paths = viewer_paths(event.key, route, settings.index_document)
-        if paths:
-            served = True
-            wanted.setdefault(route.target, []).append((event, paths))
-    if served:
-        return ""
-    return "Unserved" if routes.get(event.bucket) else "NoDistribution"
 
 
 def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_WILDCARDS):
@@ -1148,7 +1136,19 @@ class _Submission:
         try:
             answer = self.invocation.call(what, params, "Invalidation", "Id")
         except (ClientError, BotoCoreError) as error:
-            self.refused(error, what, action, reference)
+            code, message = code_and_message(error)
+            reused = code == "InvalidationBatchAlreadyExists" or (
+                code == "InvalidArgument" and "caller reference" in message.lower())
+            if not reused and code == "InvalidArgument" and "path" in message.lower():
+                raise _PathsRefused(f"{what} refused: {code}: {message}") from error
+            if not reused:
+                message = refusal(what, error, f"cloudfront:{action}", arn(self.target))
+                raise InvalidationError(message) from error
+            # The reference is a digest of these very paths and records, so an
+            # earlier delivery of this event already had them invalidated.
+            logger.info("%s: caller reference %s was already used for these records; nothing "
+                        "more to do", what, reference)
+            self.invocation.counts["ReferencesReused"] += 1
         else:
             invalidation_id = answer["Invalidation"]["Id"]
             logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
@@ -1158,22 +1158,6 @@ class _Submission:
                                           WildcardsSent=_wildcards(paths))
         self.results.append({_ID_KEYS[is_tenant(self.target)]: self.target, "Paths": list(paths),
                              "CallerReference": reference, "Id": invalidation_id})
-
-    def refused(self, error, what, action, reference):
-        """Take a refusal: a reference already used means done; raise for the rest."""
-        code, message = code_and_message(error)
-        reused = code == "InvalidationBatchAlreadyExists" or (
-            code == "InvalidArgument" and "caller reference" in message.lower())
-        if not reused and code == "InvalidArgument" and "path" in message.lower():
-            raise _PathsRefused(f"{what} refused: {code}: {message}") from error
-        if not reused:
-            raise InvalidationError(refusal(what, error, f"cloudfront:{action}",
-                                            arn(self.target))) from error
-        # The reference is a digest of these very paths and records, so an
-        # earlier delivery of this event already had them invalidated.
-        logger.info("%s: caller reference %s was already used for these records; nothing "
-                    "more to do", what, reference)
-        self.invocation.counts["ReferencesReused"] += 1
 
 
 def covering_wildcards(path):
@@ -1470,16 +1454,15 @@ def plan(event, settings, invocation):
 
 def _failure(error, target, settings, container):
     """Log what escaped submitting to *target*; return its message."""
-    expected = isinstance(error, InvalidationError)
     message = str(error)
-    if not expected:
+    if not isinstance(error, InvalidationError):
         message = f"Invalidating on {target} failed: {type(error).__name__}: {error}"
     if not settings.distribution_ids and code_and_message(error.__cause__)[0] in _GONE:
         # Deleted since it was listed: the retry lists afresh, and finds where the keys are.
         container.cache.pop(("routes", ""), None)
         message = (f"{target} was listed but no longer exists: its records are retried after "
                    "listing again")
-    logger.error("%s", message, exc_info=not expected)
+    logger.error("%s", message, exc_info=not isinstance(error, InvalidationError))
     return message
 
 
