@@ -1156,8 +1156,9 @@ class _Submission:
                         reference, " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
             self.invocation.counts.update(InvalidationsCreated=1, PathsSent=len(paths),
                                           WildcardsSent=_wildcards(paths))
-        self.results.append({_ID_KEYS[is_tenant(self.target)]: self.target, "Paths": list(paths),
-                             "CallerReference": reference, "Id": invalidation_id})
+        id_key = _ID_KEYS[is_tenant(self.target)]
+        self.results.append({id_key: self.target, "CallerReference": reference,
+                             "Paths": list(paths), "Id": invalidation_id})
 
 
 def covering_wildcards(path):
