@@ -74,8 +74,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_plus
 
 import boto3
-import botocore
-from botocore.config import Config as BotoConfig
+import botocore.config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
@@ -207,9 +206,7 @@ def lambda_log_level(env):
     format). Like Lambda's runtime, ignore a value it doesn't know.
     """
     level = (env.get("AWS_LAMBDA_LOG_LEVEL") or "").strip().upper()
-    if level in _LAMBDA_LOG_LEVELS:
-        return level
-    return "INFO"
+    return level if level in _LAMBDA_LOG_LEVELS else "INFO"
 
 
 # A "*" as a glob means it: at the start, after "/", or before "." where no
@@ -241,8 +238,7 @@ def exclude_warnings(exclude):
 #   time          as S3 sent it, or ""; an ISO 8601 one dates the CallerReference
 #   identity      bytes: sequencer (else eTag, version id, time), name, bucket, key
 #   message       the id of the SQS message that carried it, or None
-ObjectEvent = namedtuple("ObjectEvent", "bucket key name time identity message",
-                         defaults=(None,))
+ObjectEvent = namedtuple("ObjectEvent", "bucket key name time identity message", defaults=(None,))
 
 # Event names that change what a viewer gets. Restores, replication, tiering,
 # tagging and ACL changes leave the object's bytes alone.
@@ -301,7 +297,10 @@ def _envelope(message, where, message_id, depth):
         for index, record in enumerate(records):
             yield from _read(_record, record, f"{where}.Records[{index}]", message_id, depth)
     elif message.get("source") == "aws.s3" and "detail-type" in message:
-        yield _from_eventbridge(message, message_id)
+        name = message["detail-type"]
+        # EventBridge keys are the key itself (docs/how-it-works.md, "Decoding").
+        yield _read_object(name, name in _INVALIDATING_DETAIL_TYPES, message.get("detail"),
+                           "detail", str, message.get("time"), message_id)
     elif "requestPayload" in message and isinstance(context, dict):   # a destination's
         logger.info("%s: replaying the event of Lambda request %r (%r)", where,
                     context.get("requestId"), context.get("condition"))
@@ -322,7 +321,13 @@ def _record(record, where, message_id, depth):
         raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
     sns = record.get("Sns")
     if "s3" in record:
-        yield _from_s3_record(record, message_id)
+        name = record.get("eventName")
+        if not isinstance(name, str) or not name:
+            raise _Malformed("S3 record without an eventName")
+        name = name.removeprefix("s3:")   # some published samples carry the prefix
+        # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
+        yield _read_object(name, name.startswith(_INVALIDATING_PREFIXES), record["s3"], "s3",
+                           unquote_plus, record.get("eventTime"), message_id)
     elif "body" in record or record.get("eventSource") == "aws:sqs":
         sqs_id = _message_id(record.get("messageId"))
         yield from _read(_json, record.get("body"), f"SQS message {sqs_id}", sqs_id, depth + 1)
@@ -349,33 +354,12 @@ def _json(text, where, message_id, depth):
 
 def _message_id(value):
     """Return an SQS or SNS message id fit for logs and batchItemFailures, or None."""
-    if isinstance(value, str) and value.isascii() and value.isprintable():
-        return value
-    return None
+    return value if isinstance(value, str) and value.isascii() and value.isprintable() else None
 
 
 def _some_keys(mapping):
     """Return the first keys of *mapping*, as a log line may show them."""
     return ", ".join(repr(key) for key in sorted(map(str, mapping))[:8])
-
-
-def _from_s3_record(record, message_id):
-    """Return the ObjectEvent of an S3 notification record, or None; see _read_object."""
-    name = record.get("eventName")
-    if not isinstance(name, str) or not name:
-        raise _Malformed("S3 record without an eventName")
-    name = name.removeprefix("s3:")   # some published samples carry the prefix
-    # Notification keys are form-encoded: "+" is a space, "%2B" a plus.
-    return _read_object(name, name.startswith(_INVALIDATING_PREFIXES), record["s3"], "s3",
-                        unquote_plus, record.get("eventTime"), message_id)
-
-
-def _from_eventbridge(message, message_id):
-    """Return the ObjectEvent of an S3 EventBridge event, or None; see _read_object."""
-    name = message["detail-type"]
-    # EventBridge keys are the key itself (docs/how-it-works.md, "Decoding").
-    return _read_object(name, name in _INVALIDATING_DETAIL_TYPES, message.get("detail"),
-                        "detail", str, message.get("time"), message_id)
 
 
 def _read_object(name, changes, part, where, decode, time_, message_id):
@@ -452,13 +436,8 @@ def cloudfront_path(key):
     "js/runtime~main.js" -> "/js/runtime*".
     """
     unusual = _NO_EXACT_PATH.search(key)
-    if unusual:
-        return _encoded(key[:unusual.start()]) + "*"
-    return _encoded(key)
-
-
-def _encoded(key):
-    """Return "/" and *key*, percent-encoded where CloudFront wants it."""
+    if unusual:   # the part before it holds none: its path, then the wildcard
+        return cloudfront_path(key[:unusual.start()]) + "*"
     if _VERBATIM.fullmatch(key):
         return "/" + key
     return "/" + "".join(map(_ENCODED_BYTE.__getitem__, key.encode()))
@@ -554,7 +533,17 @@ def plan_invalidations(events, routes, settings, counts=None, left_out=None):
     left_out = {} if left_out is None else left_out   # reason -> [key, ...]
     wanted = {}   # target -> [(ObjectEvent, {path: why}), ...]
     for event in events:
-        reason = _route(event, routes, settings, wanted)
+        if settings.exclude and settings.exclude.search(event.key):
+            # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
+            logger.debug("%r matches EXCLUDE_PATTERN; not invalidated", event.key)
+            left_out.setdefault("Excluded", []).append(event.key)
+            continue
+        reason = "Unserved" if routes.get(event.bucket) else "NoDistribution"
+        for route in routes.get(event.bucket, ()):
+            paths = viewer_paths(event.key, route, settings.index_document)
+            if paths:
+                reason = ""
+                wanted.setdefault(route.target, []).append((event, paths))
         if reason:
             left_out.setdefault(reason, []).append(event.key)
     for reason, (metric, level, text) in _LEFT_OUT.items():
@@ -570,25 +559,6 @@ def plan_invalidations(events, routes, settings, counts=None, left_out=None):
         why = {path: found[path] for path in planned if found.get(path)}
         plans.append(Invalidation(target, planned, reference, records, sources, why))
     return plans
-
-
-def _route(event, routes, settings, wanted):
-    """Add *event*'s paths to *wanted*, by target; return why it has none, or ""."""
-    if settings.exclude and settings.exclude.search(event.key):
-        # What a user tuning EXCLUDE_PATTERN needs to see, key by key.
-        logger.debug("%r matches EXCLUDE_PATTERN; not invalidated", event.key)
-        return "Excluded"
-    served = False
-    for route in routes.get(event.bucket, ()):
-        paths = viewer_paths(event.key, route, settings.index_document)
-        if paths:
-            served = True
-            wanted.setdefault(route.target, []).append((event, paths))
-    if served:
-        return ""
-    if routes.get(event.bucket):
-        return "Unserved"
-    return "NoDistribution"
 
 
 def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_WILDCARDS):
@@ -610,8 +580,7 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
     exact, exact_wildcards, open_dirs = [], 0, {"/"}
     while True:
         in_plan = len(exact) + len(open_dirs), exact_wildcards + len(open_dirs)
-        options = [tree.narrowing(d, in_plan, max_paths, max_wildcards)
-                   for d in sorted(open_dirs)]
+        options = [tree.narrowing(d, in_plan, max_paths, max_wildcards) for d in sorted(open_dirs)]
         options = [option for option in options if option]
         if not options:
             return tuple(sorted(set(exact) | {d + "*" for d in open_dirs}))
@@ -678,8 +647,7 @@ class _Tree:
         wildcards += _wildcards(files) - 1
         # A one-path subdirectory is cheaper exact; past the wildcard slots
         # left, so are the smallest.
-        n_exact = max(sum(self.size[k] == 1 for k in kids),
-                      len(kids) - (max_wildcards - wildcards))
+        n_exact = max(sum(self.size[k] == 1 for k in kids), len(kids) - (max_wildcards - wildcards))
         made_exact, kept_open = kids[:n_exact], kids[n_exact:]
         growth = len(files) + sum(self.size[k] for k in made_exact) + len(kept_open) - 1
         wildcards += sum(self.wild[k] for k in made_exact) + len(kept_open)
@@ -759,11 +727,6 @@ def is_multi_tenant(dist):
         "{{" in domain + path for domain, path in origins(dist))
 
 
-def may_serve_s3(dist):
-    """Return whether an origin of *dist* is a bucket, or may be one once filled in."""
-    return any("{{" in domain or bucket_of_origin(domain) for domain, _ in origins(dist))
-
-
 def _behaviors_of(dist):
     """Return the cache behaviors of *dist* in CloudFront's order, the default last."""
     return [*_dig(dist, "CacheBehaviors", "Items"), _dig(dist, "DefaultCacheBehavior")]
@@ -786,10 +749,8 @@ def cache_behaviors(dist, policies=None):
     """
     found = []
     for behavior in _behaviors_of(dist):
-        pattern, name = behavior.get("PathPattern"), "the default behavior"
-        if pattern:
-            name = f"the behavior {pattern}"
-        policy = behavior.get("CachePolicyId")
+        pattern, policy = behavior.get("PathPattern"), behavior.get("CachePolicyId")
+        name = f"the behavior {pattern}" if pattern else "the default behavior"
         keyed = _dig(behavior, "ForwardedValues").get("QueryString") is True
         if policy:
             key = _dig((policies or {}).get(policy), "CachePolicy", "CachePolicyConfig",
@@ -853,8 +814,8 @@ _VPC_HINT = (" (a function in a VPC needs a route to the internet: "
 def new_client():
     """Return a CloudFront client as the shell uses it: no botocore retries,
     each answer checked whole (_check_length)."""
-    config = BotoConfig(retries={"total_max_attempts": 1}, connect_timeout=_CONNECT_TIMEOUT_S,
-                        read_timeout=_READ_TIMEOUT_S)
+    config = botocore.config.Config(connect_timeout=_CONNECT_TIMEOUT_S,
+                                    read_timeout=_READ_TIMEOUT_S, retries={"total_max_attempts": 1})
     client = boto3.client("cloudfront", config=config)
     client.meta.events.register("after-call.cloudfront", _check_length)
     return client
@@ -897,10 +858,9 @@ class Container:
 
     def first(self, what):
         """Return True the first time *what* is asked about in this container."""
-        if what in self.said:
-            return False
+        new = what not in self.said
         self.said.add(what)
-        return True
+        return new
 
     def deadline(self, context, budget_s=DEFAULT_BUDGET_S):
         """Return the clock() time by which an invocation must be done: the
@@ -986,14 +946,26 @@ class Invocation:
         operation = re.sub(r"(?<!^)(?=[A-Z])", "_", what.split()[0]).lower()
         method, causes = getattr(self.client, operation), Counter()
         while True:
+            # A dropped, cut or unparsable answer is retried too: CreateInvalidation is
+            # idempotent by CallerReference.
             try:
                 answer = self.attempt(method, params)
                 missing = [key for key in keys if key not in (answer.get(part) or {})]
                 if missing:
                     raise _Incomplete(f"answer cut short: no {part}.{missing[0]} in it")
                 return check(answer) if check else answer
-            except (ClientError, *_DROPPED, _Incomplete) as error:
-                cause, reason = _cause(error)
+            except _Incomplete as error:
+                cause, reason = error.cause, str(error)
+            except ClientError as error:
+                code, message = code_and_message(error)
+                status = _dig(error.response, "ResponseMetadata").get("HTTPStatusCode", 0)
+                if code not in _RETRYABLE_CODES and status < 500:
+                    raise
+                cause, reason = code or str(status), f"{code or status}: {message}"
+            except _DROPPED as error:
+                cause = _CAUSES.get(type(error).__name__, type(error).__name__)
+                # Cut: a ResponseParserError quotes every byte of the half answer it got.
+                reason = f"{type(error).__name__}: {error}".replace("\n", " ")[:300]
             causes[cause] += 1
             self.wait(what, causes, cause, reason)
 
@@ -1036,25 +1008,6 @@ class Invocation:
                                   "earlier attempts still hanging") from None
             raise _Incomplete(f"no complete answer in the {seconds:.1f} s left",
                               "cut at the deadline") from None
-
-
-def _cause(error):
-    """Return (cause, reason) of an attempt worth retrying; raise *error* if it is not.
-
-    A dropped, cut or unparsable answer is worth it: CreateInvalidation is
-    idempotent by CallerReference.
-    """
-    if isinstance(error, _Incomplete):
-        return error.cause, str(error)
-    if isinstance(error, ClientError):
-        code, message = code_and_message(error)
-        status = _dig(error.response, "ResponseMetadata").get("HTTPStatusCode", 0)
-        if code not in _RETRYABLE_CODES and status < 500:
-            raise error
-        return code or str(status), f"{code or status}: {message}"
-    cause = _CAUSES.get(type(error).__name__, type(error).__name__)
-    # Cut: a ResponseParserError quotes every byte of the half answer it got.
-    return cause, f"{type(error).__name__}: {error}".replace("\n", " ")[:300]
 
 
 def code_and_message(error):
@@ -1183,34 +1136,29 @@ class _Submission:
         try:
             answer = self.invocation.call(what, params, "Invalidation", "Id")
         except (ClientError, BotoCoreError) as error:
-            self.refused(error, what, action, reference)
+            code, message = code_and_message(error)
+            reused = code == "InvalidationBatchAlreadyExists" or (
+                code == "InvalidArgument" and "caller reference" in message.lower())
+            if not reused and code == "InvalidArgument" and "path" in message.lower():
+                raise _PathsRefused(f"{what} refused: {code}: {message}") from error
+            if not reused:
+                message = refusal(what, error, f"cloudfront:{action}", arn(self.target))
+                raise InvalidationError(message) from error
+            # The reference is a digest of these very paths and records, so an
+            # earlier delivery of this event already had them invalidated.
+            logger.info("%s: caller reference %s was already used for these records; nothing "
+                        "more to do", what, reference)
+            self.invocation.counts["ReferencesReused"] += 1
         else:
             invalidation_id = answer["Invalidation"]["Id"]
-            logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference "
-                        "%s, paths %s%s", invalidation_id, self.target, len(paths),
-                        self.plan.records, reference, " ".join(paths[:5]),
-                        " ..." if len(paths) > 5 else "")
+            logger.info("Created invalidation %s on %s: %d path(s) for %d record(s), reference %s, "
+                        "paths %s%s", invalidation_id, self.target, len(paths), self.plan.records,
+                        reference, " ".join(paths[:5]), " ..." if len(paths) > 5 else "")
             self.invocation.counts.update(InvalidationsCreated=1, PathsSent=len(paths),
                                           WildcardsSent=_wildcards(paths))
         id_key = _ID_KEYS[is_tenant(self.target)]
         self.results.append({id_key: self.target, "CallerReference": reference,
                              "Paths": list(paths), "Id": invalidation_id})
-
-    def refused(self, error, what, action, reference):
-        """Take a refusal: a reference already used means done; raise for the rest."""
-        code, message = code_and_message(error)
-        reused = code == "InvalidationBatchAlreadyExists" or (
-            code == "InvalidArgument" and "caller reference" in message.lower())
-        if not reused and code == "InvalidArgument" and "path" in message.lower():
-            raise _PathsRefused(f"{what} refused: {code}: {message}") from error
-        if not reused:
-            raise InvalidationError(refusal(what, error, f"cloudfront:{action}",
-                                            arn(self.target))) from error
-        # The reference is a digest of these very paths and records, so an
-        # earlier delivery of this event already had them invalidated.
-        logger.info("%s: caller reference %s was already used for these records; nothing "
-                    "more to do", what, reference)
-        self.invocation.counts["ReferencesReused"] += 1
 
 
 def covering_wildcards(path):
@@ -1261,7 +1209,9 @@ def _discover(invocation):
         found += _pages(invocation, f"ListDistributionsByConnectionMode {_WHY}",
                         {"ConnectionMode": "tenant-only"}, "DistributionList")
     distributions = list({dist["Id"]: dist for dist in found}.values())
-    served = [dist for dist in distributions if may_serve_s3(dist)]
+    # Those whose origins are buckets, or may be once a tenant's parameters fill them in.
+    served = [dist for dist in distributions
+              if any("{{" in domain or bucket_of_origin(domain) for domain, _ in origins(dist))]
     tenants = {dist["Id"]: _tenants_of(dist["Id"], invocation) for dist in served
                if is_multi_tenant(dist)}
     routes = routes_from_distributions(distributions, tenants, _policies(served, invocation))
@@ -1281,8 +1231,7 @@ def _pages(invocation, what, params, part):
     found = []
     while True:
         if part == "DistributionList":
-            page = invocation.call(what, params, part, *_PAGE_MARKERS,
-                                   check=_whole_page)[part]
+            page = invocation.call(what, params, part, *_PAGE_MARKERS, check=_whole_page)[part]
             items, more = page.get("Items") or [], page["IsTruncated"] and page["NextMarker"]
         else:
             page = invocation.call(what, params, part)
@@ -1506,16 +1455,15 @@ def plan(event, settings, invocation):
 
 def _failure(error, target, settings, container):
     """Log what escaped submitting to *target*; return its message."""
-    expected = isinstance(error, InvalidationError)
     message = str(error)
-    if not expected:
+    if not isinstance(error, InvalidationError):
         message = f"Invalidating on {target} failed: {type(error).__name__}: {error}"
     if not settings.distribution_ids and code_and_message(error.__cause__)[0] in _GONE:
         # Deleted since it was listed: the retry lists afresh, and finds where the keys are.
         container.cache.pop(("routes", ""), None)
         message = (f"{target} was listed but no longer exists: its records are retried after "
                    "listing again")
-    logger.error("%s", message, exc_info=not expected)
+    logger.error("%s", message, exc_info=not isinstance(error, InvalidationError))
     return message
 
 
