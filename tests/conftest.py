@@ -6,7 +6,9 @@ and that client finds the server through AWS_ENDPOINT_URL_CLOUDFRONT.
 """
 
 import contextlib
+import functools
 import json
+import logging
 import os
 import pathlib
 import socket
@@ -386,12 +388,104 @@ def run_function(*args, code="", input=None, offline=False, timeout=120, **env):
                           text=True, timeout=timeout)
 
 
-@pytest.fixture
-def closed_port():
-    """An endpoint on 127.0.0.1 whose port is bound but not listening: every connect is refused."""
+@contextlib.contextmanager
+def refusing_endpoint():
+    """An endpoint on 127.0.0.1 whose port is bound but not listening while the block runs:
+    every connect is refused."""
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         yield f"http://127.0.0.1:{held.getsockname()[1]}"
+
+
+@pytest.fixture
+def closed_port():
+    """refusing_endpoint() for the whole test."""
+    with refusing_endpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def root_handlers_kept(monkeypatch):
+    """local_run.main adds its stderr handler to the root logger: take it off after the test
+    (a test file that runs it in process: pytestmark = pytest.mark.usefixtures("root_handlers_kept"))."""
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+
+
+def client_error_of(call, *args, **kwargs):
+    """Return (code, message, HTTP status) of the ClientError that *call*(*args, **kwargs) must raise."""
+    with pytest.raises(ClientError) as caught:
+        call(*args, **kwargs)
+    response = caught.value.response
+    return (response["Error"]["Code"], response["Error"].get("Message"),
+            response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+def error_of(call, *args, **kwargs):
+    """Return (code, HTTP status) of the ClientError that *call*(*args, **kwargs) must raise."""
+    return client_error_of(call, *args, **kwargs)[::2]
+
+
+# -- Invalidations on the strict test CloudFront, of a distribution or of a tenant ------------
+
+def invalidation_batch(paths, reference="ref-1"):
+    """An InvalidationBatch of *paths* under the CallerReference *reference*."""
+    return {"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference}
+
+
+def create_invalidation(cf, distribution_id, paths, reference="ref-1"):
+    """CreateInvalidation of *paths* on a distribution; return the answer."""
+    return cf.create_invalidation(DistributionId=distribution_id,
+                                  InvalidationBatch=invalidation_batch(paths, reference))
+
+
+def invalidate_tenant(cf, tenant_id, paths, reference="ref-1"):
+    """CreateInvalidationForDistributionTenant of *paths* on a tenant; return the answer."""
+    return cf.create_invalidation_for_distribution_tenant(Id=tenant_id,
+                                                          InvalidationBatch=invalidation_batch(paths, reference))
+
+
+def tenant_invalidations(cf, tenant_id):
+    """Return {caller reference: sorted paths} of a tenant's invalidations, and how many there are."""
+    items = cf.list_invalidations_for_distribution_tenant(Id=tenant_id)["InvalidationList"].get("Items", [])
+    found = {}
+    for summary in items:
+        got = cf.get_invalidation_for_distribution_tenant(DistributionTenantId=tenant_id, Id=summary["Id"])
+        found[got["Invalidation"]["InvalidationBatch"]["CallerReference"]] = sorted(
+            got["Invalidation"]["InvalidationBatch"]["Paths"]["Items"])
+    return found, len(items)
+
+
+@pytest.fixture
+def multi_tenant(cf):
+    """A tenant-only distribution whose origin path is the tenant's name (a botocore with the
+    tenant operations: see strict_cloudfront.tenant_support())."""
+    import strict_cloudfront
+
+    return strict_cloudfront.multi_tenant_distribution(
+        cf, [("bucket.s3.amazonaws.com", "/{{tenantName}}")], ["tenantName"])
+
+
+@pytest.fixture
+def alpha(cf, multi_tenant):
+    """The tenant "alpha" of multi_tenant (alpha.example.com, tenantName alpha)."""
+    import strict_cloudfront
+
+    return strict_cloudfront.tenant(cf, multi_tenant, "alpha", {"tenantName": "alpha"})
+
+
+class Target:
+    """What an invalidation is made on, through *cf*: a distribution (CreateInvalidation), or
+    a tenant of *tenant_of*, a tenant-only distribution (CreateInvalidationForDistributionTenant)."""
+
+    def __init__(self, cf, target_id, tenant_of=None):
+        self.id, self.tenant_of = target_id, tenant_of
+        if tenant_of is None:
+            self.create = functools.partial(create_invalidation, cf, target_id)
+            self.invalidations = functools.partial(invalidations, cf, target_id)
+        else:
+            self.create = functools.partial(invalidate_tenant, cf, target_id)
+            self.invalidations = functools.partial(tenant_invalidations, cf, target_id)
 
 
 # -- Events ---------------------------------------------------------------------------

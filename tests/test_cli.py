@@ -18,12 +18,7 @@ from conftest import run_function as run
 import lambda_function as lf
 import local_run
 
-
-@pytest.fixture(autouse=True)
-def root_handlers_kept(monkeypatch):
-    """local_run.main adds its stderr handler to the root logger: take it off after the test."""
-    root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", list(root.handlers))
+pytestmark = pytest.mark.usefixtures("root_handlers_kept")   # local_run.main adds a root handler
 
 
 def status_of(argv):

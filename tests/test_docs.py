@@ -28,14 +28,13 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
 import urllib.parse
 
 import pytest
-from conftest import EVENTS, SETTINGS_VARS
+from conftest import EVENTS, SETTINGS_VARS, refusing_endpoint
 
 ROOT = pathlib.Path(__file__).parents[1]
 SHELLS = {"sh", "bash", "shell", "console", "zsh", "shell-session", "sh-session"}
@@ -195,13 +194,6 @@ def block_problems(path, root=ROOT):
     return problems, runnable
 
 
-def closed_port():
-    """Return a loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def sandbox(tmp_path, root=ROOT):
     """Copy the repository to tmp_path/repo, with a Rails-like public/ for the
     examples that preview a build; return the copy."""
@@ -220,8 +212,9 @@ def sandbox(tmp_path, root=ROOT):
     return copy
 
 
-def sandbox_env():
-    """The environment an `sh` block runs in: nothing reaches AWS, nor PyPI.
+def sandbox_env(endpoint):
+    """The environment an `sh` block runs in: nothing reaches AWS (every endpoint is
+    *endpoint*, a refusing_endpoint()), nor PyPI.
 
     A venv that a block makes sees this venv's packages (PYTHONPATH), so that
     its `pip install boto3` finds boto3 installed already, offline
@@ -229,7 +222,6 @@ def sandbox_env():
     """
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("AWS_", "PIP_", "VIRTUAL_ENV")) and k not in SETTINGS_VARS}
-    endpoint = f"http://127.0.0.1:{closed_port()}"
     packages = dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib"))
     env.update(PATH=f"{pathlib.Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
@@ -244,12 +236,13 @@ def sandbox_env():
 def run_block(lines, cwd):
     """Run an `sh` block's lines with bash in *cwd*; return the CompletedProcess."""
     script = "set -euo pipefail\n" + "\n".join(lines) + "\n"
-    env = sandbox_env()
-    home = pathlib.Path(cwd).parent / "home"
-    if home.is_dir():
-        env["HOME"] = str(home)
-    return subprocess.run(["bash", "-c", script], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    with refusing_endpoint() as endpoint:
+        env = sandbox_env(endpoint)
+        home = pathlib.Path(cwd).parent / "home"
+        if home.is_dir():
+            env["HOME"] = str(home)
+        return subprocess.run(["bash", "-c", script], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=120)
 
 
 # ---------------------------------------------------------------- the docs as they are
@@ -408,14 +401,15 @@ def local_run(args, stdin="", credentials=True, **settings):
     if not LOCAL_RUN.exists():
         pytest.fail("local_run.py is missing: the local run moves there from lambda_function.py "
                     "(issue 25); these tests run it as the docs do", pytrace=False)
-    env = sandbox_env()
-    env.pop("DISTRIBUTION_ID")
-    env.update(settings, AWS_EC2_METADATA_DISABLED="true")
-    if not credentials:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            env.pop(name)
-    return subprocess.run([sys.executable, str(LOCAL_RUN), *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    with refusing_endpoint() as endpoint:
+        env = sandbox_env(endpoint)
+        env.pop("DISTRIBUTION_ID")
+        env.update(settings, AWS_EC2_METADATA_DISABLED="true")
+        if not credentials:
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                env.pop(name)
+        return subprocess.run([sys.executable, str(LOCAL_RUN), *args], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True, timeout=60)
 
 
 NINE_KEYS = "".join(f"assets/app-{n}.css\n" for n in range(9))
@@ -547,11 +541,17 @@ def tiny_repo(tmp_path):
     return root
 
 
+def page_b(repo, text):
+    """Write *text* as *repo*'s docs/b.md (the page under check); return its path."""
+    page = repo / "docs" / "b.md"
+    page.write_text(text)
+    return page
+
+
 def test_links_to_existing_files_and_headings_pass(tiny_repo):
-    page = tiny_repo / "docs" / "b.md"
-    page.write_text("[a](a.md) [b](a.md#s3--sqs--lambda) [c](../README.md#set-up-1) "
-                    "[d](../README.md#why-max_paths-is-100) [e](#top) [f](https://example.com/x#y)\n"
-                    "<a id=\"top\"></a> [g][ref]\n\n[ref]: ../README.md#tiny\n")
+    page = page_b(tiny_repo, "[a](a.md) [b](a.md#s3--sqs--lambda) [c](../README.md#set-up-1) "
+                             "[d](../README.md#why-max_paths-is-100) [e](#top) [f](https://example.com/x#y)\n"
+                             "<a id=\"top\"></a> [g][ref]\n\n[ref]: ../README.md#tiny\n")
     assert link_problems(page, tiny_repo) == []
 
 
@@ -565,15 +565,13 @@ def test_links_to_existing_files_and_headings_pass(tiny_repo):
     ("run `python benchmarks/gone.py`", "no such script"),
 ])
 def test_a_broken_link_or_anchor_is_reported(tiny_repo, link, problem):
-    page = tiny_repo / "docs" / "b.md"
-    page.write_text(f"# B\n\n{link}\n")
+    page = page_b(tiny_repo, f"# B\n\n{link}\n")
     (found,) = link_problems(page, tiny_repo)
     assert problem in found
 
 
 def test_links_in_code_are_not_links(tiny_repo):
-    page = tiny_repo / "docs" / "b.md"
-    page.write_text("# B\n\n`[x](gone.md)`\n\n```text\n[x](gone.md)\n```\n<!-- [x](gone.md) -->\n")
+    page = page_b(tiny_repo, "# B\n\n`[x](gone.md)`\n\n```text\n[x](gone.md)\n```\n<!-- [x](gone.md) -->\n")
     assert link_problems(page, tiny_repo) == []
 
 
@@ -585,16 +583,14 @@ def test_links_in_code_are_not_links(tiny_repo):
     ("Run:\n\n    python lambda_function.py x.json\n", "indented block"),
 ])
 def test_an_unlabelled_command_is_reported(tiny_repo, block, problem):
-    page = tiny_repo / "docs" / "b.md"
-    page.write_text(f"# B\n\n{block}\n")
+    page = page_b(tiny_repo, f"# B\n\n{block}\n")
     problems, _ = block_problems(page, tiny_repo)
     assert len(problems) == 1 and problem in problems[0]
 
 
 def test_sh_blocks_are_told_apart_from_what_ci_runs(tiny_repo):
-    page = tiny_repo / "docs" / "b.md"
-    page.write_text("```sh\nruff check .\n```\n```sh\nruff check . && rm -rf /\n```\n"
-                    "```sh aws\naws s3 ls\n```\n```json\n{}\n```\n")
+    page = page_b(tiny_repo, "```sh\nruff check .\n```\n```sh\nruff check . && rm -rf /\n```\n"
+                             "```sh aws\naws s3 ls\n```\n```json\n{}\n```\n")
     problems, runnable = block_problems(page, tiny_repo)
     assert problems == []
     assert [in_ci for _, _, in_ci in runnable] == [True, False]

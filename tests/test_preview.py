@@ -22,11 +22,7 @@ BUILD = ["index.html", "robots.txt", "docs/index.html", "assets/app-3f1a2b4c.js"
 RAILS = r"^assets/(?!\.sprockets-manifest)"
 
 
-@pytest.fixture(autouse=True)
-def root_handlers_kept(monkeypatch):
-    """local_run.main adds its stderr handler to the root logger: take it off after the test."""
-    root = logging.getLogger()
-    monkeypatch.setattr(root, "handlers", list(root.handlers))
+pytestmark = pytest.mark.usefixtures("root_handlers_kept")   # local_run.main adds a root handler
 
 
 def preview(keys, **env):

@@ -59,17 +59,17 @@ def queue(sqs):
 
 
 @pytest.fixture
-def deny(hook):
+def denied(hook):
     """A set of distribution ids whose CreateInvalidation is refused with AccessDenied (the
     role lacks it, say); empty it to fix the cause."""
-    denied = set()
+    ids = set()
 
     def refuse(params, **_):
-        if params.get("DistributionId") in denied:
+        if params.get("DistributionId") in ids:
             raise client_error("AccessDenied", "not authorized", 403)
 
     hook("before-parameter-build.cloudfront.CreateInvalidation", refuse)
-    return denied
+    return ids
 
 
 def failure_record(bucket, *keys, request_id="7f8a2c1e-0000-4000-8000-000000000000"):
@@ -167,10 +167,10 @@ def test_more_than_a_batch_takes_several_polls(sqs, queue, dist):
     assert strict_cloudfront.created_paths(dist) == {f"/page-{i}.html" for i in range(BATCH_SIZE + 3)}
 
 
-def test_a_record_that_fails_again_stays_in_the_queue_and_is_named(sqs, queue, cf, deny):
+def test_a_record_that_fails_again_stays_in_the_queue_and_is_named(sqs, queue, cf, denied):
     served = create_distribution(cf, "site-a.s3.amazonaws.com")
     refusing = create_distribution(cf, "site-b.s3.amazonaws.com")
-    deny.add(refusing)
+    denied.add(refusing)
     good = send(sqs, queue, failure_record("site-a", "a.html"))
     bad = send(sqs, queue, failure_record("site-b", "b.html", request_id="7f8a2c1e-0000-4000-8000-00000000000b"))
 
@@ -186,7 +186,7 @@ def test_a_record_that_fails_again_stays_in_the_queue_and_is_named(sqs, queue, c
 
     # The cause is fixed; the visibility timeout passes (here: at once) and the trigger
     # receives the same message again, and this time it is invalidated and deleted.
-    deny.clear()
+    denied.clear()
     timeout_passes(sqs, queue, [received[bad]])
     received, answer = poll(sqs, queue)
     assert list(received) == [bad]
@@ -195,8 +195,8 @@ def test_a_record_that_fails_again_stays_in_the_queue_and_is_named(sqs, queue, c
     assert counts(sqs, queue) == (0, 0)
 
 
-def test_when_nothing_can_be_invalidated_the_whole_batch_stays(sqs, queue, cf, deny):
-    deny.add(create_distribution(cf, "site-b.s3.amazonaws.com"))
+def test_when_nothing_can_be_invalidated_the_whole_batch_stays(sqs, queue, cf, denied):
+    denied.add(create_distribution(cf, "site-b.s3.amazonaws.com"))
     sent = {send(sqs, queue, failure_record("site-b", f"{name}.html", request_id=f"7f8a2c1e-{name}"))
             for name in ("one", "two")}
 

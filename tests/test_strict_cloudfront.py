@@ -1,7 +1,8 @@
 """The strict test CloudFront (tests/strict_cloudfront.py), through a plain
 boto3 client over HTTP: each refusal, the CallerReference rules, refuse() and
 the request log, invalidations in progress, cache policies and behaviours, the
-distribution listings and deny()."""
+distribution listings and deny(). The path and CallerReference rules are checked on a
+distribution and, where botocore has the tenant operations, on a tenant too."""
 
 import os
 import re
@@ -11,27 +12,19 @@ import urllib.request
 
 import pytest
 import strict_cloudfront
-from botocore.exceptions import ClientError
-from conftest import create_distribution, invalidations
+from conftest import Target, client_error_of, create_distribution, error_of, invalidations
+from conftest import create_invalidation as create
+
+WHY_NO_TENANTS = strict_cloudfront.tenant_support()
 
 
-@pytest.fixture
-def dist(cf):
-    return create_distribution(cf, "bucket.s3.amazonaws.com")
-
-
-def create(cf, dist, paths, reference="ref-1"):
-    return cf.create_invalidation(DistributionId=dist, InvalidationBatch={
-        "Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": reference})
-
-
-def refused(cf, dist, paths, reference="ref-1"):
-    """Return (code, message, HTTP status) of the error for *paths*."""
-    with pytest.raises(ClientError) as caught:
-        create(cf, dist, paths, reference)
-    response = caught.value.response
-    return (response["Error"]["Code"], response["Error"]["Message"],
-            response["ResponseMetadata"]["HTTPStatusCode"])
+@pytest.fixture(params=["distribution", pytest.param("tenant", marks=pytest.mark.skipif(
+    WHY_NO_TENANTS is not None, reason=str(WHY_NO_TENANTS)))])
+def target(request, cf):
+    """The distribution dist, then (where botocore has the tenant operations) the tenant alpha."""
+    if request.param == "distribution":
+        return Target(cf, request.getfixturevalue("dist"))
+    return Target(cf, request.getfixturevalue("alpha"), request.getfixturevalue("multi_tenant"))
 
 
 INVALID = ("InvalidArgument", strict_cloudfront.INVALID_PATHS_MESSAGE, 400)
@@ -56,19 +49,20 @@ INVALID_PATHS = [
 
 
 @pytest.mark.parametrize("path", VALID_PATHS)
-def test_valid_path_is_accepted(cf, dist, path):
-    invalidation = create(cf, dist, [path])["Invalidation"]
+def test_valid_path_is_accepted(target, path):
+    invalidation = target.create([path])["Invalidation"]
     assert invalidation["InvalidationBatch"]["Paths"]["Items"] == [path]
-    assert invalidations(cf, dist) == ({"ref-1": [path]}, 1)
+    assert target.invalidations() == ({"ref-1": [path]}, 1)
 
 
 @pytest.mark.parametrize("path", INVALID_PATHS)
-def test_invalid_path_refuses_the_whole_batch(cf, dist, path):
+def test_invalid_path_refuses_the_whole_batch(target, path):
     assert strict_cloudfront.invalid_path_reason(path)
-    assert refused(cf, dist, ["/good.html", path]) == INVALID
-    assert invalidations(cf, dist) == ({}, 0)
+    assert client_error_of(target.create, ["/good.html", path]) == INVALID
+    assert target.invalidations() == ({}, 0)
     [request] = strict_cloudfront.requests()
-    assert request.paths == ("/good.html", path)
+    assert (request.distribution_id, request.paths, request.tenant_of) == (
+        target.id, ("/good.html", path), target.tenant_of)
     assert (request.accepted, request.outcome, request.invalidation_id) == (False, "InvalidArgument", None)
 
 
@@ -84,30 +78,30 @@ def test_controls_that_xml_cannot_carry_are_invalid_too(path):
 def test_3000_paths_pass_3001_are_too_large(cf, dist):
     paths = [f"/f{i}.html" for i in range(3001)]
     create(cf, dist, paths[:3000], "ref-3000")
-    code, _, status = refused(cf, dist, paths, "ref-3001")
+    code, _, status = client_error_of(create, cf, dist, paths, "ref-3001")
     assert (code, status) == ("BatchTooLarge", 413)
     assert [r.outcome for r in strict_cloudfront.requests()] == ["created", "BatchTooLarge"]
 
 
 def test_empty_batch_is_refused(cf, dist):
-    assert refused(cf, dist, []) == INVALID
+    assert client_error_of(create, cf, dist, []) == INVALID
 
 
 def test_15_wildcards_pass_16_are_refused(cf, dist):
     wildcards = [f"/d{i}/*" for i in range(16)]
     create(cf, dist, wildcards[:15] + ["/plain.html"], "ref-15")
-    assert refused(cf, dist, wildcards, "ref-16") == (
+    assert client_error_of(create, cf, dist, wildcards, "ref-16") == (
         "InvalidArgument", strict_cloudfront.WILDCARD_MESSAGE, 400)
 
 
 def test_16_wildcards_in_one_request_as_real_cloudfront(cf, dist):
     strict_cloudfront.fail_fast_on_wildcards(False)
     wildcards = [f"/d{i}/*" for i in range(16)]
-    assert refused(cf, dist, wildcards) == (
+    assert client_error_of(create, cf, dist, wildcards) == (
         "TooManyInvalidationsInProgress", strict_cloudfront.TOO_MANY_IN_PROGRESS_MESSAGE, 400)
     create(cf, dist, wildcards[:15], "ref-15")   # nothing in progress: 15 of its own pass
     strict_cloudfront.reset()                       # fail fast again
-    assert refused(cf, dist, wildcards, "ref-16")[0] == "InvalidArgument"
+    assert client_error_of(create, cf, dist, wildcards, "ref-16")[0] == "InvalidArgument"
 
 
 # -- invalidations in progress ------------------------------------------------
@@ -145,7 +139,7 @@ def test_wildcards_in_progress_count_against_15(cf, dist):
     create(cf, dist, [f"/d{i}/*" for i in range(10)], "r1")
     create(cf, dist, [f"/e{i}/*" for i in range(5)] + [f"/f{i}" for i in range(100)], "r2")
     assert strict_cloudfront.in_progress(dist) == (15, 100)
-    code, _, status = refused(cf, dist, ["/g/*"], "r3")
+    code, _, status = client_error_of(create, cf, dist, ["/g/*"], "r3")
     assert (code, status) == ("TooManyInvalidationsInProgress", 400)
     create(cf, dist, ["/file-paths-have-their-own-limit"], "r4")
     create(cf, other, [f"/d{i}/*" for i in range(15)], "r5")     # per distribution
@@ -161,7 +155,7 @@ def test_wildcards_in_progress_count_against_15(cf, dist):
 def test_file_paths_in_progress_count_against_3000(cf, dist):
     strict_cloudfront.hold_invalidations()
     create(cf, dist, [f"/a{i}" for i in range(2000)], "r1")
-    assert refused(cf, dist, [f"/b{i}" for i in range(1001)], "r2")[0] == "TooManyInvalidationsInProgress"
+    assert client_error_of(create, cf, dist, [f"/b{i}" for i in range(1001)], "r2")[0] == "TooManyInvalidationsInProgress"
     create(cf, dist, [f"/b{i}" for i in range(1000)] + [f"/w{i}/*" for i in range(15)], "r3")
     assert strict_cloudfront.in_progress(dist) == (15, 3000)
     assert [r.outcome for r in strict_cloudfront.requests()] == ["created", "TooManyInvalidationsInProgress", "created"]
@@ -177,29 +171,31 @@ def test_holding_stops_and_reset_forgets(cf, dist):
 
 
 def test_unknown_distribution(cf):
-    code, _, status = refused(cf, "E0000000000000", ["/a"])
+    code, _, status = client_error_of(create, cf, "E0000000000000", ["/a"])
     assert (code, status) == ("NoSuchDistribution", 404)
 
 
 # -- CallerReference ---------------------------------------------------------
 
-def test_same_reference_same_paths_returns_the_existing_invalidation(cf, dist):
-    first = create(cf, dist, ["/a", "/b"])
-    again = create(cf, dist, ["/b", "/a", "/a"])   # the same set
+def test_same_reference_same_paths_returns_the_existing_invalidation(target):
+    first = target.create(["/a", "/b"])
+    again = target.create(["/b", "/a", "/a"])   # the same set
     assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert again["Invalidation"]["Id"] == first["Invalidation"]["Id"]
     assert again["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == ["/a", "/b"]
-    assert invalidations(cf, dist) == ({"ref-1": ["/a", "/b"]}, 1)
+    assert target.invalidations() == ({"ref-1": ["/a", "/b"]}, 1)
     assert [(r.outcome, r.invalidation_id) for r in strict_cloudfront.requests()] == [
         ("created", first["Invalidation"]["Id"]), ("existing", first["Invalidation"]["Id"])]
 
 
-def test_same_reference_other_paths_already_exists(cf, dist):
-    create(cf, dist, ["/a", "/b"])
+def test_same_reference_other_paths_already_exists(target):
+    target.create(["/a", "/b"])
     for paths in (["/a"], ["/a", "/b", "/c"], ["/c", "/d"]):
-        assert refused(cf, dist, paths) == (
+        assert client_error_of(target.create, paths) == (
             "InvalidationBatchAlreadyExists", strict_cloudfront.ALREADY_EXISTS_MESSAGE, 409)
-    assert invalidations(cf, dist) == ({"ref-1": ["/a", "/b"]}, 1)
+    assert target.invalidations() == ({"ref-1": ["/a", "/b"]}, 1)
+    target.create(["/c"], "ref-2")
+    assert target.invalidations()[1] == 2
 
 
 def test_reference_is_per_distribution(cf, dist):
@@ -225,8 +221,8 @@ def test_moto_reset_forgets_references(cf, dist):
 
 def test_refuse_given_paths(cf, dist):
     strict_cloudfront.refuse("/a/b.js", "/c/*")
-    assert refused(cf, dist, ["/x", "/a/b.js"], "r1") == INVALID
-    assert refused(cf, dist, ["/c/*"], "r2") == INVALID
+    assert client_error_of(create, cf, dist, ["/x", "/a/b.js"], "r1") == INVALID
+    assert client_error_of(create, cf, dist, ["/c/*"], "r2") == INVALID
     create(cf, dist, ["/x", "/a/b.jsx", "/c/d", "/c/"], "r3")   # exact strings only
     assert [(r.caller_reference, r.accepted) for r in strict_cloudfront.requests()] == [
         ("r1", False), ("r2", False), ("r3", True)]
@@ -238,7 +234,7 @@ def test_refuse_given_paths(cf, dist):
 
 def test_refused_request_leaves_the_reference_free(cf, dist):
     strict_cloudfront.refuse("/bad")
-    refused(cf, dist, ["/bad"])
+    client_error_of(create, cf, dist, ["/bad"])
     create(cf, dist, ["/good"])
     assert invalidations(cf, dist) == ({"ref-1": ["/good"]}, 1)
 
@@ -265,14 +261,6 @@ def max_items(cf, operation, number):
     """MaxItems as this botocore's model types it (a string in older models, an integer in newer)."""
     shape = cf.meta.service_model.operation_model(operation).input_shape.members["MaxItems"]
     return number if shape.type_name == "integer" else str(number)
-
-
-def error_of(call, **arguments):
-    """Return (code, HTTP status) of the error *call*(**arguments) gets."""
-    with pytest.raises(ClientError) as caught:
-        call(**arguments)
-    response = caught.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 @pytest.mark.parametrize("name, policy_id, behavior", [
@@ -446,28 +434,21 @@ def test_without_list_by_connection_mode_botocore_says_why():
 
 # -- IAM refusals ---------------------------------------------------------------
 
-def denial(call, **arguments):
-    with pytest.raises(ClientError) as caught:
-        call(**arguments)
-    response = caught.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Message"]
-
-
 def test_deny_an_operation(cf, dist):
     strict_cloudfront.deny("GetDistributionConfig")
-    assert denial(cf.get_distribution_config, Id=dist) == (
-        "AccessDenied", 403,
+    assert client_error_of(cf.get_distribution_config, Id=dist) == (
+        "AccessDenied",
         f"User: {strict_cloudfront.DEFAULT_PRINCIPAL} is not authorized to perform: cloudfront:GetDistributionConfig "
         f"on resource: arn:aws:cloudfront::123456789012:distribution/{dist} because no identity-based policy "
-        "allows the cloudfront:GetDistributionConfig action")
+        "allows the cloudfront:GetDistributionConfig action", 403)
     cf.get_distribution(Id=dist)                                    # other operations answer
     strict_cloudfront.deny("ListDistributions", principal="arn:aws:sts::123456789012:assumed-role/r/f")
-    code, status, message = denial(cf.list_distributions)
+    code, message, status = client_error_of(cf.list_distributions)
     assert (code, status) == ("AccessDenied", 403)
     assert message.startswith("User: arn:aws:sts::123456789012:assumed-role/r/f is not authorized to perform: "
                               "cloudfront:ListDistributions on resource: arn:aws:cloudfront::123456789012:*")
     strict_cloudfront.deny("GetCachePolicy")
-    assert denial(cf.get_cache_policy, Id=MANAGED["Amplify"])[2].split(" because")[0].endswith(
+    assert client_error_of(cf.get_cache_policy, Id=MANAGED["Amplify"])[1].split(" because")[0].endswith(
         f"cache-policy/{MANAGED['Amplify']}")
     strict_cloudfront.reset()
     cf.get_distribution_config(Id=dist)
@@ -478,10 +459,10 @@ def test_deny_on_given_distributions_only(cf, dist):
     other = create_distribution(cf, "other.s3.amazonaws.com")
     strict_cloudfront.deny("CreateInvalidation", other)
     create(cf, dist, ["/a"])
-    assert denial(create, cf=cf, dist=other, paths=["/a"])[:2] == ("AccessDenied", 403)
+    assert client_error_of(create, cf, other, ["/a"])[::2] == ("AccessDenied", 403)
     assert [r.distribution_id for r in strict_cloudfront.requests()] == [dist]   # refused before CloudFront looks
     strict_cloudfront.deny("CreateInvalidation")                              # now everywhere
-    assert denial(create, cf=cf, dist=dist, paths=["/b"], reference="r2")[0] == "AccessDenied"
+    assert client_error_of(create, cf, dist, ["/b"], "r2")[0] == "AccessDenied"
 
 
 def test_moto_reset_turns_the_switches_off(cf, dist):
@@ -494,7 +475,7 @@ def test_moto_reset_turns_the_switches_off(cf, dist):
     dist = create_distribution(cf, "bucket.s3.amazonaws.com")
     cf.get_distribution(Id=dist)
     assert create(cf, dist, ["/a"])["Invalidation"]["Status"] == "Completed"
-    assert refused(cf, dist, [f"/d{i}/*" for i in range(16)], "r2")[0] == "InvalidArgument"
+    assert client_error_of(create, cf, dist, [f"/d{i}/*" for i in range(16)], "r2")[0] == "InvalidArgument"
 
 
 # -- a botocore without multi-tenant distributions ---------------------------
