@@ -2,6 +2,7 @@
 
 import json
 import logging
+import pathlib
 import random
 import re
 from collections import Counter
@@ -763,3 +764,26 @@ def test_every_name_the_module_docstring_gives_exists():
         for part in name.split("."):
             assert hasattr(found, part), f"the module docstring names {name}, which is not there"
             found = getattr(found, part)
+
+
+def test_lambda_function_keeps_to_its_shape():
+    """No function over 40 lines of code, no line over 100 columns, no global statement, and
+    nothing imported but the standard library and boto3/botocore (.ci/code_lines.py measures;
+    docs/CONTRIBUTING.md gives the budget)."""
+    import ast
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(lf.__file__).parent / ".ci"))
+    try:
+        import code_lines
+    finally:
+        sys.path.pop(0)
+    source = pathlib.Path(lf.__file__).read_text(encoding="utf-8")
+    _, functions, long_lines, globals_ = code_lines.measure(source)
+    assert max(functions.values()) <= 40, sorted(functions.items(), key=lambda i: -i[1])[:3]
+    assert long_lines == [] and globals_ == []
+    imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported - set(sys.stdlib_module_names) == {"boto3", "botocore"}
