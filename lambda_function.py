@@ -1519,3 +1519,5 @@ def start(env, warn=False):
 # A cold start: fail at once on a configuration that can't work (the first
 # invocation logs the rest).
 start(os.environ)
+if __name__ == "__main__":   # the local run is local_run.py's
+    sys.exit("To run the function on your machine: python3 local_run.py --help (beside this file)")

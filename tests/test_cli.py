@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 from collections import Counter
 
@@ -361,3 +362,13 @@ def test_the_warnings_come_at_start_in_the_local_run_and_in_lambda():
     assert cold.stderr.count("WARNING EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular "
                              "expression searched in each key\n") == 1, cold.stderr
     assert "glob as a regular expression" not in cold.stderr   # the hint is the local tool's
+
+
+def test_running_the_function_file_points_to_the_local_tool():
+    """`python3 lambda_function.py EVENT.json`, the local run before local_run.py, says where
+    it went instead of doing nothing."""
+    done = subprocess.run([sys.executable, "lambda_function.py", "tests/events/s3-put.json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("To run the function on your machine: python3 local_run.py "
+                                   "--help (beside this file)")
