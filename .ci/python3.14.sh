@@ -124,4 +124,10 @@ in_chroot() {
 in_chroot /ci/venv/bin/pip install -q -r /ci/repo/requirements/dev.txt 2>&1 \
     | { grep -v "^WARNING: Location '.*' is ignored" || true; }
 in_chroot /ci/venv/bin/python -VV
-in_chroot /bin/sh -c 'cd /ci/repo && exec /ci/venv/bin/python -m pytest -q -p no:cacheprovider'
+# One test is left to the main run and 3.13's: the Rails page's build for the
+# preview runs a Rails 6.1 app on the machine's own Debian packages (railties,
+# sprockets-rails, fog-aws, Bundler and asset_sync 2.11, tests/recipes/
+# install.sh), which this chroot of Debian testing has not; Python only starts
+# it, so the Python it runs on changes nothing of what the test checks.
+in_chroot /bin/sh -c 'cd /ci/repo && exec /ci/venv/bin/python -m pytest -q -p no:cacheprovider \
+    --deselect tests/test_recipes.py::test_the_rails_page_builds_for_the_preview_without_running_asset_sync'
