@@ -1301,18 +1301,17 @@ def named_route(target, settings, invocation):
 
 def _config_of(invocation, target):
     """Return (cache behaviors, website index) of *target*'s distribution; ((), "") if refused."""
-    dist_id, action = target, "GetDistributionTenant"
+    dist_id = target
     try:
         if is_tenant(target):
-            tenant = invocation.call(f"{action} {target}", {"Identifier": target},
+            tenant = invocation.call(f"GetDistributionTenant {target}", {"Identifier": target},
                                      "DistributionTenant", "DistributionId")
             dist_id = tenant["DistributionTenant"]["DistributionId"]
-        action = "GetDistributionConfig"
-        dist = invocation.call(f"{action} {dist_id}", {"Id": dist_id}, "DistributionConfig",
-                               "DefaultCacheBehavior")["DistributionConfig"]
-        action = "GetCachePolicy"
+        dist = invocation.call(f"GetDistributionConfig {dist_id}", {"Id": dist_id},
+                               "DistributionConfig", "DefaultCacheBehavior")["DistributionConfig"]
         policies = _policies([dist], invocation)
-    except ClientError as error:
+    except ClientError as error:   # the call that failed names its action
+        action = error.operation_name
         resource = arn(dist_id) if action != "GetCachePolicy" else arn("*", "cache-policy")
         message = refusal(f"{action} for {target}", error, f"cloudfront:{action}", resource)
         if code_and_message(error)[0] not in _DENIED:
