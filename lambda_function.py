@@ -58,9 +58,8 @@ import sys
 # message: this much must parse on any Python 3.
 if sys.version_info < (3, 11):  # noqa: UP036 (an old Python must get here)
     raise ImportError(f"lambda_function.py needs Python 3.11 or later; this is Python "
-                      f"{sys.version.split()[0]}. In Lambda, choose a Python 3.11 to 3.14 "
-                      "runtime (Runtime settings > Edit); locally, make a venv with a newer "
-                      "python3 (docs/local-run.md)")
+                      f"{sys.version.split()[0]}. Choose a newer runtime in Lambda (Runtime "
+                      "settings > Edit), or a newer python3 locally (docs/local-run.md)")
 
 import hashlib
 import json
@@ -75,7 +74,7 @@ from urllib.parse import unquote_plus
 
 import boto3
 import botocore.config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
@@ -91,10 +90,6 @@ def _dig(value, *keys):
 
 class InvalidationError(RuntimeError):
     """CloudFront did not take an invalidation; the event must be retried."""
-
-
-class DiscoveryError(InvalidationError):
-    """No record can be routed: discovery failed or was cut short."""
 
 
 # The boto3 that Lambda bundles varies by runtime and date, and AWS no longer
@@ -147,10 +142,8 @@ def parse_settings(env):
     misconfigured function fails at start, not mid-deploy.
     """
     ids = _distribution_ids(env)
+    # Without DISTRIBUTION_ID, each origin's own origin path is read from CloudFront.
     origin_path = (env.get("ORIGIN_PATH") or "").strip("/")
-    if origin_path and not ids:
-        raise ValueError("ORIGIN_PATH applies only with DISTRIBUTION_ID; without it each "
-                         "origin's own origin path is read from CloudFront")
     if origin_path:
         origin_path += "/"
     index_document = env.get("INDEX_DOCUMENT") or ""
@@ -174,13 +167,13 @@ def parse_settings(env):
 
 
 def _distribution_ids(env):
-    """Return DISTRIBUTION_ID's ids, each checked, without repeats."""
+    """Return DISTRIBUTION_ID's ids, each checked, without repeats.
+
+    Empty, like every setting, it is unset: the bucket's distributions are
+    discovered.
+    """
     parts = (env.get("DISTRIBUTION_ID") or "").split(",")
     ids = tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
-    if "DISTRIBUTION_ID" in env and not ids:
-        raise ValueError("DISTRIBUTION_ID is set but empty: give comma-separated distribution "
-                         "ids (e.g. E2QWRUHAPOMQZL), or unset it to discover the bucket's "
-                         "distributions")
     for dist_id in ids:
         if not re.fullmatch(r"[A-Z0-9]{1,64}|dt_[A-Za-z0-9]{1,64}", dist_id):
             raise ValueError(f"DISTRIBUTION_ID: {dist_id!r} is not a CloudFront distribution "
@@ -217,17 +210,16 @@ _GLOB_STAR = re.compile(r"(?:^|/)\*|(?<![.\\)\]}])\*\.")
 def exclude_warnings(exclude):
     """Return what looks wrong with the compiled EXCLUDE_PATTERN *exclude*.
 
-    local_run.py adds the regular expression a glob would be.
+    A glob read as a regular expression may exclude keys that should not
+    be (assets/* excludes every key holding "assets"); a leading / excludes
+    none. local_run.py adds the regular expression a glob would be.
     """
-    pattern, found = exclude.pattern if exclude else "", []
-    if _GLOB_STAR.search(pattern):
-        found.append(f"EXCLUDE_PATTERN {pattern} looks like a glob, but it is a Python "
-                     "regular expression searched in each key")
-    if pattern.lstrip("^").startswith("/"):
-        found.append(f"EXCLUDE_PATTERN {pattern} starts with /, but S3 keys don't "
-                     "(assets/app.js, not /assets/app.js): it matches no key. Without the /: "
-                     f"{pattern.replace('/', '', 1)}")
-    return found
+    pattern = exclude.pattern if exclude else ""
+    if _GLOB_STAR.search(pattern) or pattern.lstrip("^").startswith("/"):
+        return [f"EXCLUDE_PATTERN {pattern} looks like a glob or starts with /, but it is a "
+                "Python regular expression searched in each key, and keys start without / "
+                "(assets/app.js)"]
+    return []
 
 
 # -- Envelopes -> records ----------------------------------------------------
@@ -247,7 +239,6 @@ _INVALIDATING_DETAIL_TYPES = ("Object Created", "Object Deleted")
 # SQS body -> SNS message -> destination record -> S3 notification, and one spare.
 _MAX_NESTING = 4
 MAX_KEY_BYTES = 1024   # S3's limit, which keeps every path under CloudFront's 4,000
-_JSON = json.JSONDecoder()   # raw_decode: json.loads without its Python layers
 
 
 class _Malformed(ValueError):
@@ -260,15 +251,16 @@ def object_events(event, skipped=None):
     Whatever carries them is unwrapped: S3 notifications, SQS bodies, SNS
     messages (also inside SQS), EventBridge events and Lambda destination
     records. Anything else is logged, skipped and counted in the Counter
-    *skipped* by reason, so a malformed message never hides its neighbours.
+    *skipped* (RecordsSkippedMalformed, RecordsSkippedNotAChange), so a
+    malformed message never hides its neighbours.
     """
     skipped = Counter() if skipped is None else skipped
     found = []
     for item in _read(_envelope, event, "event", None, 0):
         if isinstance(item, _Malformed):
-            skipped["Malformed"] += 1
+            skipped["RecordsSkippedMalformed"] += 1
         elif item is None:   # an event that changes no object's content
-            skipped["NotAChange"] += 1
+            skipped["RecordsSkippedNotAChange"] += 1
         else:
             found.append(item)
     return found
@@ -289,7 +281,6 @@ def _envelope(message, where, message_id, depth):
         raise _Malformed(f"expected a JSON object, got {type(message).__name__}")
     if depth > _MAX_NESTING:
         raise _Malformed("envelopes nested too deep")
-    context = message.get("requestContext")
     if "Records" in message:   # S3, SQS or SNS records
         records = message["Records"]
         if not isinstance(records, list):
@@ -301,9 +292,7 @@ def _envelope(message, where, message_id, depth):
         # EventBridge keys are the key itself (docs/how-it-works.md, "Decoding").
         yield _read_object(name, name in _INVALIDATING_DETAIL_TYPES, message.get("detail"),
                            "detail", str, message.get("time"), message_id)
-    elif "requestPayload" in message and isinstance(context, dict):   # a destination's
-        logger.info("%s: replaying the event of Lambda request %r (%r)", where,
-                    context.get("requestId"), context.get("condition"))
+    elif "requestPayload" in message and "requestContext" in message:   # a destination's
         yield from _read(_envelope, message["requestPayload"], f"{where}.requestPayload",
                          message_id, depth + 1)
     elif message.get("Event") == "s3:TestEvent":
@@ -312,7 +301,7 @@ def _envelope(message, where, message_id, depth):
         yield from _read(_json, message["Message"], f"{where}.Message", message_id, depth + 1)
     else:
         raise _Malformed("not an S3 notification, SQS, SNS, EventBridge or Lambda destination "
-                         f"event (keys: {_some_keys(message)})")
+                         f"event (keys: {sorted(map(str, message))[:8]})")
 
 
 def _record(record, where, message_id, depth):
@@ -335,31 +324,22 @@ def _record(record, where, message_id, depth):
         where = f"SNS message {_message_id(sns.get('MessageId'))}"
         yield from _read(_json, sns.get("Message"), where, message_id, depth + 1)
     else:
-        raise _Malformed(f"expected an S3, SQS or SNS record (keys: {_some_keys(record)})")
+        raise _Malformed("expected an S3, SQS or SNS record "
+                         f"(keys: {sorted(map(str, record))[:8]})")
 
 
 def _json(text, where, message_id, depth):
     """Yield the ObjectEvents in the JSON *text* of an SQS body or SNS message."""
-    if not isinstance(text, str):
-        raise _Malformed(f"expected a JSON string, got {type(text).__name__}")
-    document = text.strip()
     try:
-        message, end = _JSON.raw_decode(document)
-    except (ValueError, RecursionError):   # RecursionError: nested deeper than the stack
-        end = -1
-    if end != len(document):
-        raise _Malformed(f"body is not JSON (starts {text[:60]!r})")
+        message = json.loads(text)
+    except (TypeError, ValueError, RecursionError):   # RecursionError: nested too deep
+        raise _Malformed(f"body is not JSON (starts {text!r:.60})") from None
     yield from _envelope(message, where, message_id, depth)
 
 
 def _message_id(value):
     """Return an SQS or SNS message id fit for logs and batchItemFailures, or None."""
     return value if isinstance(value, str) and value.isascii() and value.isprintable() else None
-
-
-def _some_keys(mapping):
-    """Return the first keys of *mapping*, as a log line may show them."""
-    return ", ".join(repr(key) for key in sorted(map(str, mapping))[:8])
 
 
 def _read_object(name, changes, part, where, decode, time_, message_id):
@@ -577,9 +557,9 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
     if len(paths) <= max_paths and _wildcards(paths) <= max_wildcards:
         return tuple(sorted(paths))
     tree = _Tree(paths)
-    exact, exact_wildcards, open_dirs = [], 0, {"/"}
+    exact, open_dirs = [], {"/"}
     while True:
-        in_plan = len(exact) + len(open_dirs), exact_wildcards + len(open_dirs)
+        in_plan = len(exact) + len(open_dirs), _wildcards(exact) + len(open_dirs)
         options = [tree.narrowing(d, in_plan, max_paths, max_wildcards) for d in sorted(open_dirs)]
         options = [option for option in options if option]
         if not options:
@@ -587,11 +567,9 @@ def plan_paths(paths, max_paths=DEFAULT_MAX_PATHS, max_wildcards=CLOUDFRONT_MAX_
         _, directory, made_exact, kept_open = min(options)
         open_dirs.remove(directory)
         open_dirs.update(kept_open)
-        added = list(tree.files.get(directory, ()))
+        exact.extend(tree.files.get(directory, ()))
         for subdir in made_exact:
-            added.extend(tree.paths_under(subdir))
-        exact.extend(added)
-        exact_wildcards += _wildcards(added)
+            exact.extend(tree.paths_under(subdir))
 
 
 def _wildcards(paths):
@@ -612,28 +590,23 @@ class _Tree:
     """
 
     def __init__(self, paths):
-        self.files, self.subdirs, self.size, self.wild = {}, {}, Counter(), Counter()
+        self.paths, self.files, self.subdirs = paths, {}, {}
+        self.size, self.wild = Counter(), Counter()
         for path in paths:
-            self.files.setdefault(_parent(path), []).append(path)
-        for directory, held in self.files.items():
-            wild = _wildcards(held)
-            self.size[directory] += len(held)
-            self.wild[directory] += wild
+            directory = _parent(path)
+            self.files.setdefault(directory, []).append(path)
+            self.size[directory] += 1
+            self.wild[directory] += path.endswith("*")
             while directory != "/":
                 parent = _parent(directory)
                 self.subdirs.setdefault(parent, set()).add(directory)
-                self.size[parent] += len(held)
-                self.wild[parent] += wild
+                self.size[parent] += 1
+                self.wild[parent] += path.endswith("*")
                 directory = parent
 
     def paths_under(self, directory):
         """Return every path below *directory*."""
-        found, stack = [], [directory]
-        while stack:
-            directory = stack.pop()
-            found.extend(self.files.get(directory, ()))
-            stack.extend(self.subdirs.get(directory, ()))
-        return found
+        return [path for path in self.paths if _parent(path).startswith(directory)]
 
     def narrowing(self, directory, in_plan, max_paths, max_wildcards):
         """Return what opening *directory*'s wildcard does, or None if it won't fit.
@@ -886,19 +859,15 @@ _BACKOFF = {True: (2.0, 4, 180.0), False: (0.5, 2, 20.0)}
 # The least time worth an attempt: an answer on an open connection takes
 # about a tenth of it.
 _MIN_ATTEMPT_S = 0.5
-# What each kind of failed attempt is called, in the give-up message.
-_CAUSES = {"ResponseParserError": "unparsable answer", "ReadTimeoutError": "read timeout",
-           "ConnectTimeoutError": "connect timeout", "ConnectionClosedError": "connection closed",
-           "EndpointConnectionError": "connection failed"}
-_NO_CONNECTION = {"connect timeout", "connection failed", "cut at the deadline"}
+# The causes of failed attempts that show no connection was ever made.
+_NO_CONNECTION = {"ConnectTimeoutError", "EndpointConnectionError", "cut at the deadline"}
 
 
 class _Incomplete(Exception):
-    """An answer cut short, unparsable, or awaited past the deadline: a dropped call."""
+    """An answer cut short, or awaited past the deadline: a dropped call.
 
-    def __init__(self, message, cause="answer cut short"):
-        super().__init__(message)
-        self.cause = cause
+    Its message is "cause: what happened"; a give-up message counts causes.
+    """
 
 
 def _check_length(http_response, **_):
@@ -932,19 +901,22 @@ class Invocation:
         deadline = self.container.clock() + self.left() / parts
         return Invocation(self.container, deadline, self.counts)
 
-    def call(self, what, params, part, *keys, check=None):
+    def call(self, what, params, part, *keys, resource=None):
         """Return the answer to the call *what* names first, retrying what may go better later.
 
         Throttling, server errors and dropped or cut connections are retried
         while an attempt fits before the deadline; none is awaited past it. An
-        answer whose *part* lacks one of *keys*, or that check(answer) finds
-        wanting, was cut short. Giving up, raise InvalidationError naming the
-        cause of every attempt.
+        answer whose *part* lacks one of *keys* was cut short. Giving up,
+        raise InvalidationError naming the cause of every attempt. Refused,
+        raise InvalidationError saying what to do (refusal, of the ARN
+        *resource*), from the error.
         """
         if self.left() <= 0:
             raise InvalidationError(f"{what}: not attempted, no time left")
         operation = re.sub(r"(?<!^)(?=[A-Z])", "_", what.split()[0]).lower()
-        method, causes = getattr(self.client, operation), Counter()
+        method, causes = getattr(self.client, operation, None), Counter()
+        if method is None:   # a tenant operation, on a botocore older than the tenants
+            raise too_old(BOTOCORE_TENANTS, what)
         while True:
             # A dropped, cut or unparsable answer is retried too: CreateInvalidation is
             # idempotent by CallerReference.
@@ -953,19 +925,21 @@ class Invocation:
                 missing = [key for key in keys if key not in (answer.get(part) or {})]
                 if missing:
                     raise _Incomplete(f"answer cut short: no {part}.{missing[0]} in it")
-                return check(answer) if check else answer
+                return answer
             except _Incomplete as error:
-                cause, reason = error.cause, str(error)
+                cause, reason = str(error).partition(":")[0], str(error)
             except ClientError as error:
                 code, message = code_and_message(error)
                 status = _dig(error.response, "ResponseMetadata").get("HTTPStatusCode", 0)
                 if code not in _RETRYABLE_CODES and status < 500:
-                    raise
+                    raise InvalidationError(refusal(what, error, resource)) from error
                 cause, reason = code or str(status), f"{code or status}: {message}"
             except _DROPPED as error:
-                cause = _CAUSES.get(type(error).__name__, type(error).__name__)
+                cause = type(error).__name__
                 # Cut: a ResponseParserError quotes every byte of the half answer it got.
                 reason = f"{type(error).__name__}: {error}".replace("\n", " ")[:300]
+            except BotoCoreError as error:   # no credentials, say: no retry helps
+                raise InvalidationError(refusal(what, error, resource)) from error
             causes[cause] += 1
             self.wait(what, causes, cause, reason)
 
@@ -1004,10 +978,10 @@ class Invocation:
         except TimeoutError:
             # Not started in time, though a free thread starts a call at once.
             if future.cancel() and seconds >= _MIN_ATTEMPT_S:
-                raise _Incomplete("earlier attempts still await CloudFront",
-                                  "earlier attempts still hanging") from None
-            raise _Incomplete(f"no complete answer in the {seconds:.1f} s left",
-                              "cut at the deadline") from None
+                raise _Incomplete("earlier attempts still hanging: they hold every attempt "
+                                  "thread") from None
+            raise _Incomplete(f"cut at the deadline: no complete answer in the {seconds:.1f} s "
+                              "left") from None
 
 
 def code_and_message(error):
@@ -1028,21 +1002,25 @@ def arn(target, kind=None):
     return f"arn:aws:cloudfront::ACCOUNT_ID:{kind}/{target}"
 
 
-def refusal(what, error, action, resource):
-    """Return the one-line message of *what* failing for *error*, and what to do.
+# The resource of the calls of discovery's that are not listings, for a refusal.
+_RESOURCES = {"GetDistribution": arn("*"), "GetDistributionTenant": arn("dt_*"),
+              "GetCachePolicy": arn("*", "cache-policy")}
 
-    *action* is the IAM action called, *resource* the ARN it acted on.
+
+def refusal(what, error, resource=None):
+    """Return the one-line message of the call *what* failing for *error*, and what to do.
+
+    *resource* is the ARN it acted on; by default, what discovery needs.
     """
-    code, message = code_and_message(error)
+    action, (code, message) = what.split()[0], code_and_message(error)
+    if resource is None:
+        resource = _RESOURCES.get(action, "*")
     kind, _, target = resource.rpartition(":")[2].partition("/")
     todo = ""
-    if isinstance(error, NoCredentialsError):
-        todo = ("; no AWS credentials: in Lambda the execution role gives them; locally set "
-                "AWS_PROFILE or run aws configure")
-    elif code in _DENIED:
+    if code in _DENIED:
         account = re.search(r"arn:aws[a-z-]*:[a-z0-9-]+::(\d{12}):", message)
         resource = resource.replace("ACCOUNT_ID", account[1]) if account else resource
-        todo = f"; allow {action} on {resource} in the function's role policy"
+        todo = f"; allow cloudfront:{action} on {resource} in the function's role policy"
     elif code == "NoSuchDistribution":   # as CloudFront answers for a multi-tenant one too
         todo = (f"; no distribution {target} in this account, or a multi-tenant one "
                 "(docs/multi-tenant.md): check DISTRIBUTION_ID")
@@ -1134,16 +1112,16 @@ class _Submission:
                                        "Paths": {"Quantity": len(paths), "Items": list(paths)}}
         what, invalidation_id = f"{action} on {self.target}", None
         try:
-            answer = self.invocation.call(what, params, "Invalidation", "Id")
-        except (ClientError, BotoCoreError) as error:
-            code, message = code_and_message(error)
+            answer = self.invocation.call(what, params, "Invalidation", "Id",
+                                          resource=arn(self.target))
+        except InvalidationError as error:
+            code, message = code_and_message(error.__cause__)
             reused = code == "InvalidationBatchAlreadyExists" or (
                 code == "InvalidArgument" and "caller reference" in message.lower())
             if not reused and code == "InvalidArgument" and "path" in message.lower():
                 raise _PathsRefused(f"{what} refused: {code}: {message}") from error
             if not reused:
-                message = refusal(what, error, f"cloudfront:{action}", arn(self.target))
-                raise InvalidationError(message) from error
+                raise
             # The reference is a digest of these very paths and records, so an
             # earlier delivery of this event already had them invalidated.
             logger.info("%s: caller reference %s was already used for these records; nothing "
@@ -1182,9 +1160,6 @@ def covering_wildcards(path):
 _WHY = "(to find the bucket's distributions: DISTRIBUTION_ID is unset)"
 # The markers of a distribution list's page: a page without them was cut short.
 _PAGE_MARKERS = ("Quantity", "IsTruncated", "Marker", "MaxItems")
-# The resource of each call of discovery's that is not a listing, for a refusal.
-_RESOURCES = {"GetDistribution": arn("*"), "GetDistributionTenant": arn("dt_*"),
-              "GetCachePolicy": arn("*", "cache-policy")}
 
 
 def discovered_routes(invocation):
@@ -1193,12 +1168,7 @@ def discovered_routes(invocation):
     Listed at most once per CACHE_TTL_S in a container, and kept only when
     every listing was whole.
     """
-    try:
-        return invocation.container.cached("routes", "", _discover, invocation)
-    except (ClientError, BotoCoreError) as error:
-        operation = getattr(error, "operation_name", None) or "ListDistributions"
-        raise InvalidationError(refusal(f"{operation} {_WHY}", error, f"cloudfront:{operation}",
-                                        _RESOURCES.get(operation, "*"))) from error
+    return invocation.container.cached("routes", "", _discover, invocation)
 
 
 def _discover(invocation):
@@ -1231,7 +1201,7 @@ def _pages(invocation, what, params, part):
     found = []
     while True:
         if part == "DistributionList":
-            page = invocation.call(what, params, part, *_PAGE_MARKERS, check=_whole_page)[part]
+            page = invocation.call(what, params, part, *_PAGE_MARKERS)[part]
             items, more = page.get("Items") or [], page["IsTruncated"] and page["NextMarker"]
         else:
             page = invocation.call(what, params, part)
@@ -1242,22 +1212,9 @@ def _pages(invocation, what, params, part):
         params = {**params, "Marker": more}
 
 
-def _whole_page(answer):
-    """Return *answer*, a page of distributions, if its Items, Quantity and NextMarker agree."""
-    page = answer["DistributionList"]
-    if len(page.get("Items") or ()) != page["Quantity"] or (
-            page["IsTruncated"] and not page.get("NextMarker")):
-        raise _Incomplete("answer cut short: a distribution list page whose Items, Quantity "
-                          "and NextMarker disagree")
-    return answer
-
-
 def _tenants_of(dist_id, invocation):
     """Return [(tenant id, {parameter: value}), ...] for the enabled tenants of *dist_id*;
     a parameter a tenant leaves unset has the distribution's default."""
-    if not hasattr(invocation.client, "list_distribution_tenants"):
-        raise too_old(BOTOCORE_TENANTS, f"Invalidating the tenants of multi-tenant "
-                                        f"distribution {dist_id}")
     config = invocation.call(f"GetDistribution {dist_id}", {"Id": dist_id}, "Distribution",
                              "DistributionConfig")["Distribution"]["DistributionConfig"]
     defaults = {p["Name"]: _dig(p, "Definition", "StringSchema")["DefaultValue"]
@@ -1304,21 +1261,19 @@ def _config_of(invocation, target):
     dist_id = target
     try:
         if is_tenant(target):
-            tenant = invocation.call(f"GetDistributionTenant {target}", {"Identifier": target},
-                                     "DistributionTenant", "DistributionId")
+            tenant = invocation.call(f"GetDistributionTenant for {target}", {"Identifier": target},
+                                     "DistributionTenant", "DistributionId", resource=arn(target))
             dist_id = tenant["DistributionTenant"]["DistributionId"]
-        dist = invocation.call(f"GetDistributionConfig {dist_id}", {"Id": dist_id},
-                               "DistributionConfig", "DefaultCacheBehavior")["DistributionConfig"]
+        dist = invocation.call(f"GetDistributionConfig for {target}", {"Id": dist_id},
+                               "DistributionConfig", "DefaultCacheBehavior",
+                               resource=arn(dist_id))["DistributionConfig"]
         policies = _policies([dist], invocation)
-    except ClientError as error:   # the call that failed names its action
-        action = error.operation_name
-        resource = arn(dist_id) if action != "GetCachePolicy" else arn("*", "cache-policy")
-        message = refusal(f"{action} for {target}", error, f"cloudfront:{action}", resource)
-        if code_and_message(error)[0] not in _DENIED:
-            raise InvalidationError(message) from error
+    except InvalidationError as error:
+        if code_and_message(error.__cause__)[0] not in _DENIED:
+            raise
         logger.warning("%s. Until then the paths of %s are the keys' own, which misses their "
                        "query-string variants where a behavior keys its cache on them "
-                       "(docs/how-it-works.md#query-strings)", message, target)
+                       "(docs/how-it-works.md#query-strings)", error, target)
         return (), ""
     if dist.get("ConnectionMode") == "tenant-only" and not is_tenant(target):
         raise InvalidationError(f"{target} is a multi-tenant distribution: CloudFront "
@@ -1352,23 +1307,20 @@ def lambda_handler(event, context):
     invocation = Invocation(CONTAINER, CONTAINER.deadline(context))
     budget_s = invocation.left() + SAFETY_MARGIN_S
     if budget_s < COMFORTABLE_BUDGET_S and CONTAINER.first("short budget"):
-        logger.warning("This invocation has %.1f s: too little to wait out CloudFront's "
-                       "throttling (about one request every 2 s). Set the function's timeout "
-                       "(Configuration > General configuration > Edit > Timeout) to 15 min "
-                       "(docs/console-setup.md).", budget_s)
+        logger.warning("This invocation has %.1f s, too little to wait out CloudFront's "
+                       "throttling: set the function's timeout to 15 min "
+                       "(docs/console-setup.md#the-steps)", budget_s)
     counts, errors = invocation.counts, {}
     try:
         results, failed, errors = invalidate(event, settings, invocation)
     finally:
-        name = getattr(context, "function_name", None) or os.environ.get(
-            "AWS_LAMBDA_FUNCTION_NAME", "local")
+        name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")   # the runtime sets it
         print(metrics_document(counts, name, lambda_log_level(os.environ), sorted(errors)))
     sqs = is_sqs(event)
     if not sqs and counts["RecordsSeen"] == counts["RecordsSkippedMalformed"] > 0:
         # Not an S3 event at all: the console's default test event, say. (SQS batches skip poison.)
-        raise InvalidationError("The event holds no S3 notification record, so there is nothing "
-                                "to invalidate. To test the function, use the contents of "
-                                "tests/events/s3-put.json as the test event, with DRY_RUN=true")
+        raise InvalidationError("The event holds no S3 notification record: to test the function, "
+                                "use tests/events/s3-put.json as the test event, with DRY_RUN=true")
     if failed and (not sqs or not results or None in {event.message for event in failed}):
         raise InvalidationError("; ".join(errors.values()))
     if not sqs:
@@ -1385,17 +1337,10 @@ def invalidate(event, settings, invocation):
 
     Return (results, ObjectEvents not invalidated, {target: error message}).
     Every target is tried whatever happens to the others, and gets its share
-    of the time left. Raise DiscoveryError when no record can be routed, and
-    whatever else escapes planning: either way every record is counted failed.
+    of the time left. Raise InvalidationError when no record can be planned.
     """
     counts, results, failed, errors = invocation.counts, [], [], {}
-    try:
-        plans = plan(event, settings, invocation)
-    except Exception as error:   # no plan: none of the records was invalidated
-        if not isinstance(error, DiscoveryError):   # (plan counted those)
-            counts["RecordsFailed"] += max(1, counts["RecordsSeen"] - counts[
-                "RecordsSkippedMalformed"] - counts["RecordsSkippedNotAChange"])
-        raise
+    plans = plan(event, settings, invocation)
     for index, planned in enumerate(plans):
         target = planned.distribution_id
         if settings.dry_run:
@@ -1426,28 +1371,26 @@ def invalidate(event, settings, invocation):
 def plan(event, settings, invocation):
     """Return the Invalidations *event* calls for, counting its records.
 
-    Raise DiscoveryError when no record can be routed.
+    Raise InvalidationError, each record counted failed, when no record can
+    be routed or planned (discovery failed, say).
     """
     skipped, counts = Counter(), invocation.counts
     events = object_events(event, skipped)
-    counts.update(RecordsSeen=len(events) + skipped.total(),
-                  RecordsSkippedMalformed=skipped["Malformed"],
-                  RecordsSkippedNotAChange=skipped["NotAChange"])
-    if not events:
-        logger.info("No S3 object records to invalidate")
+    counts.update(skipped, RecordsSeen=len(events) + skipped.total())
+    if not events:   # nothing to route: no discovery
         return []
     try:   # DISTRIBUTION_ID's targets serve every bucket; else discover who serves which
         named = [named_route(target, settings, invocation) for target in settings.distribution_ids]
         routes = dict.fromkeys({event.bucket for event in events}, named)
         if not named:
             routes = discovered_routes(invocation)
-    except Exception as error:   # whatever it is, no record can be routed
+        plans = plan_invalidations(events, routes, settings, counts)
+    except Exception as error:   # whatever it is, no record can be planned
         counts["RecordsFailed"] += len({event.identity for event in events})
         cause = str(error)
         if not isinstance(error, InvalidationError):
             cause = f"{type(error).__name__}: {error}"
-        raise DiscoveryError(cause) from error
-    plans = plan_invalidations(events, routes, settings, counts)
+        raise InvalidationError(cause) from error
     counts["QueryWildcards"] += sum(len(planned.why) for planned in plans)
     return plans
 
@@ -1490,13 +1433,12 @@ def metrics_document(counts, function_name, level="INFO", failed_targets=()):
 
 def is_sqs(event):
     """Return whether *event* is an SQS event source's batch (Lambda never mixes sources)."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    return (isinstance(records, list) and bool(records) and isinstance(records[0], dict)
-            and records[0].get("eventSource") == "aws:sqs")
+    records = _dig(event, "Records")   # a non-empty list, or not a batch
+    return isinstance(records, list) and _dig(records[0], "eventSource") == "aws:sqs"
 
 
 def start(env, warn=False):
-    """Return the Settings of *env*, or raise ValueError or ImportError naming what can't work.
+    """Return the Settings of *env*, or raise ValueError naming a setting that can't work.
 
     With *warn* (once per container, or per local run), log the versions this
     runs on, and what looks wrong with the settings.
@@ -1506,12 +1448,8 @@ def start(env, warn=False):
     if warn:
         logger.info("Running on Python %s, boto3 %s, botocore %s", sys.version.split()[0],
                     boto3.__version__, botocore.__version__)
-    for warning in exclude_warnings(settings.exclude) if warn else ():
-        logger.warning("%s", warning)
-    if any(map(is_tenant, settings.distribution_ids)) and not hasattr(
-            CONTAINER.client, "create_invalidation_for_distribution_tenant"):
-        raise too_old(BOTOCORE_TENANTS, "Invalidating distribution tenants (dt_... in "
-                      "DISTRIBUTION_ID)", ImportError)
+        for warning in exclude_warnings(settings.exclude):
+            logger.warning("%s", warning)
     return settings
 
 

@@ -71,7 +71,7 @@ def main(argv=None):
     function = _import_function()
     try:
         settings = function.start(os.environ, warn=args.keys is None)
-    except (ValueError, ImportError) as error:
+    except ValueError as error:
         return _error(_with_glob_hint(str(error)), 2)
     if args.keys is not None:
         data = _read(args.keys, "a file of object keys, one a line")
@@ -159,6 +159,10 @@ def _run(function, args, settings):
         name = "stdin" if args.event == "-" else args.event
         return _error(f"{name} is not JSON: {error}", 1)
     container = function.CONTAINER
+    if (args.apply or not settings.distribution_ids) and not _have_credentials():
+        return _error("Unable to locate credentials: --apply, or a run without DISTRIBUTION_ID, "
+                      "calls AWS. Set AWS_PROFILE or run aws configure (or set DISTRIBUTION_ID "
+                      "and leave out --apply, to plan without AWS)", 1)
     if not settings.distribution_ids:
         function.logger.info(
             "DISTRIBUTION_ID is unset: listing your CloudFront distributions to find the "
@@ -180,6 +184,13 @@ def _run(function, args, settings):
     if results or not failed:   # else the error logged says it all
         print(json.dumps({"invalidations": results}, indent=2, ensure_ascii=False))
     return 1 if failed else 0
+
+
+def _have_credentials():
+    """Return whether boto3 finds AWS credentials (Lambda's role always gives some)."""
+    import boto3  # imported once lambda_function is: it says what to do without boto3
+
+    return boto3.Session().get_credentials() is not None
 
 
 def _distribution_config(function, path):
@@ -321,8 +332,11 @@ def glob_as_regex(glob):
 
 
 def _with_glob_hint(message):
-    """Return *message*, and the regex of the glob it names, if it says one looks like a glob."""
+    """Return *message*, and the regular expression to use, if it names a pattern that looks
+    like a glob or starts with /."""
     found = re.match(r"EXCLUDE_PATTERN:? (.*?) (?:looks like a glob|is not a valid)", message)
+    if found and found[1].lstrip("^").startswith("/"):
+        return f"{message}. Without the /: {found[1].replace('/', '', 1)}"
     if not found or "*" not in found[1]:
         return message
     return f"{message}. The glob as a regular expression: {glob_as_regex(found[1])}"

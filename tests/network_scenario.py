@@ -141,11 +141,11 @@ def _watched():
         finally:
             entry["end"] = time.monotonic()
 
-    def watched_call(self, what, params, part, *keys, check=None):
+    def watched_call(self, what, params, part, *keys, **options):
         entry = {"what": what, "start": time.monotonic(), "deadline": self.deadline, "gave_up": None}
         watched["calls"].append(entry)
         try:
-            return call(self, what, params, part, *keys, check=check)
+            return call(self, what, params, part, *keys, **options)
         except lf.InvalidationError as error:
             entry["gave_up"] = str(error)
             raise

@@ -419,10 +419,10 @@ EVENT = "tests/events/s3-put.json"
 # for any text and N for a number, must be found in what that run prints
 # (stdout and stderr).
 QUOTES = [
-    ("README.md", "gave up after N attempt(s), out of time: N × connection failed; ... "
+    ("README.md", "gave up after N attempt(s), out of time: N × EndpointConnectionError; ... "
      "no connection to CloudFront's API was made",
      dict(args=["--apply", "--timeout", "2", EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL")),
-    ("docs/local-run.md", "gave up after N attempt(s), out of time: N × connection failed; last error ...; "
+    ("docs/local-run.md", "gave up after N attempt(s), out of time: N × EndpointConnectionError; last error ...; "
      "no connection to CloudFront's API was made: check the network",   # no VPC advice locally
      dict(args=["--apply", "--timeout", "2", EVENT], DISTRIBUTION_ID="E2QWRUHAPOMQZL",
           absent="a function in a VPC")),
@@ -460,8 +460,9 @@ QUOTES = [
     ("docs/local-run.md", "error: EXCLUDE_PATTERN: *.css is not a valid Python regular expression "
      r"(nothing to repeat at position 0). The glob as a regular expression: \.css$",
      dict(args=["--keys", "-"], stdin=NINE_KEYS, EXCLUDE_PATTERN="*.css")),
-    ("docs/local-run.md", "warning: EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular "
-     "expression searched in each key. The glob as a regular expression: ^assets/",
+    ("docs/local-run.md", "warning: EXCLUDE_PATTERN assets/* looks like a glob or starts with /, but it is a "
+     "Python regular expression searched in each key, and keys start without / (assets/app.js). The glob as a "
+     "regular expression: ^assets/",
      dict(args=["--keys", "-"], stdin=NINE_KEYS, EXCLUDE_PATTERN="assets/*")),
 ]
 

@@ -102,8 +102,7 @@ def test_no_records_no_call(cf, dist, monkeypatch, hook):
 def test_the_console_default_test_event_fails_saying_what_to_test_with(cf, dist, event, capsys):
     with pytest.raises(lf.InvalidationError) as raised:
         lf.lambda_handler(event, None)
-    assert str(raised.value) == ("The event holds no S3 notification record, so there is nothing to "
-                                 "invalidate. To test the function, use the contents of "
+    assert str(raised.value) == ("The event holds no S3 notification record: to test the function, use "
                                  "tests/events/s3-put.json as the test event, with DRY_RUN=true")
     assert invalidations(cf, dist) == ({}, 0)
     document = metrics(capsys)
@@ -169,15 +168,18 @@ def test_a_missing_distribution_is_raised(monkeypatch):
 
 
 def test_bad_configuration_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv("DISTRIBUTION_ID", "")
-    with pytest.raises(ValueError, match="DISTRIBUTION_ID is set but empty"):
+    monkeypatch.setenv("DISTRIBUTION_ID", "E1,e2")
+    with pytest.raises(ValueError, match="DISTRIBUTION_ID: 'e2' is not a CloudFront distribution id"):
         lf.lambda_handler(load_event("s3-delete"), None)
 
 
-def test_an_event_without_object_records_says_so(caplog):
+def test_an_event_without_object_records_says_so_and_lists_nothing(caplog, hook):
+    calls = []
+    hook("before-call", lambda **kwargs: calls.append(kwargs["model"].name))
     with caplog.at_level(logging.INFO):
         assert lf.lambda_handler(load_event("s3-test-event"), None) == {"invalidations": []}
-    assert "No S3 object records to invalidate" in messages(caplog, logging.INFO)
+    assert "s3:TestEvent for bucket 'example-bucket' ignored" in " ".join(messages(caplog, logging.INFO))
+    assert calls == []   # no discovery for nothing to route
 
 
 def test_dry_run_plans_every_distribution_and_logs_each(monkeypatch, caplog):
@@ -266,9 +268,8 @@ def test_a_ten_second_function_is_not_warned(monkeypatch, clock, caplog, not_war
 
 def test_a_short_timeout_warning_says_what_to_set(monkeypatch, clock, caplog, not_warned):
     assert warnings_of_a_dry_run(3, monkeypatch, clock, caplog) == [
-        "This invocation has 3.0 s: too little to wait out CloudFront's throttling (about one request "
-        "every 2 s). Set the function's timeout (Configuration > General configuration > Edit > Timeout) "
-        "to 15 min (docs/console-setup.md)."]
+        "This invocation has 3.0 s, too little to wait out CloudFront's throttling: set the function's "
+        "timeout to 15 min (docs/console-setup.md#the-steps)"]
 
 
 # -- Poison beside a valid record ----------------------------------------------
@@ -289,7 +290,7 @@ def _eventbridge(**fields):
 # can only come as JSON escapes); the text "message" names it in the warning.
 POISON = {
     "null body and Sns": ({"messageId": "bad", "eventSource": "aws:sqs", "body": None, "Sns": None},
-                          "SQS message bad: expected a JSON string, got NoneType"),
+                          "SQS message bad: body is not JSON (starts None)"),
     "5,000 [": ("[" * 5000, "SQS message bad: body is not JSON"),
     "key a lone surrogate": ('{"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": '
                              '"example-bucket"}, "object": {"key": "assets/\\udfff.js"}}}]}',
@@ -407,7 +408,8 @@ def test_a_destination_record_replays_the_original_event(cf, dist, envelope):
 
 # -- Embedded metrics ------------------------------------------------------------------
 
-def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
+def test_one_embedded_metric_document_per_invocation(cf, dist, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "invalidator")   # as Lambda's runtime sets it
     event = sqs_batch(["a.html", "b~1.js", "assets/app-0123abcd.js"])
     event["Records"].append({"messageId": "bad", "eventSource": "aws:sqs", "body": "not JSON"})
     restore = json.loads(event["Records"][0]["body"])
@@ -415,8 +417,7 @@ def test_one_embedded_metric_document_per_invocation(cf, dist, capsys):
     event["Records"].append({"messageId": "r", "eventSource": "aws:sqs", "body": json.dumps(restore)})
     os.environ["EXCLUDE_PATTERN"] = r"-[0-9a-f]{8}\."
     try:
-        lf.lambda_handler(event, type("Context", (), {"function_name": "invalidator",
-                                                      "get_remaining_time_in_millis": lambda self: 60000})())
+        lf.lambda_handler(event, type("Context", (), {"get_remaining_time_in_millis": lambda self: 60000})())
     finally:
         del os.environ["EXCLUDE_PATTERN"]
     (line,) = capsys.readouterr().out.splitlines()

@@ -233,7 +233,8 @@ def test_a_build_piped_into_the_script_without_aws(tmp_path):
 
 @pytest.mark.parametrize("env, message", [
     ({"MAX_PATHS": "0"}, "error: MAX_PATHS: expected a whole number from 1 to 3000, got '0'\n"),
-    ({"ORIGIN_PATH": "site"}, "error: ORIGIN_PATH applies only with DISTRIBUTION_ID"),
+    ({"DISTRIBUTION_ID": "E1,d111111abcdef8.cloudfront.net"}, "error: DISTRIBUTION_ID: "
+                                                              "'d111111abcdef8.cloudfront.net' is not"),
 ])
 def test_the_preview_refuses_the_settings_lambda_would(monkeypatch, capsys, env, message):
     for name, value in env.items():
@@ -250,12 +251,13 @@ def test_a_pattern_that_leaves_nothing_or_looks_wrong_is_warned_of_in_the_previe
         return [line for line in err if line.startswith("warning: ")]
 
     assert warnings(["assets/app-1.js", "assets/app.css"], "assets/*") == [
-        "warning: EXCLUDE_PATTERN assets/* looks like a glob, but it is a Python regular expression searched "
-        "in each key. The glob as a regular expression: ^assets/",
+        "warning: EXCLUDE_PATTERN assets/* looks like a glob or starts with /, but it is a Python regular "
+        "expression searched in each key, and keys start without / (assets/app.js). The glob as a regular "
+        "expression: ^assets/",
         "warning: EXCLUDE_PATTERN leaves nothing to invalidate: it matches all 2 key(s)"]
     assert warnings(["assets/app-1.js"], "^/assets/") == [
-        "warning: EXCLUDE_PATTERN ^/assets/ starts with /, but S3 keys don't (assets/app.js, not "
-        "/assets/app.js): it matches no key. Without the /: ^assets/",
+        "warning: EXCLUDE_PATTERN ^/assets/ looks like a glob or starts with /, but it is a Python regular "
+        "expression searched in each key, and keys start without / (assets/app.js). Without the /: ^assets/",
         "warning: EXCLUDE_PATTERN ^/assets/ excludes none of the 1 key(s) read"]
     assert warnings(["assets/app-1.js", "index.html"], r"-\d\.js$") == []
 

@@ -28,7 +28,7 @@ from datetime import datetime
 import boto3
 import botocore
 import pytest
-from conftest import create_distribution, s3_upload
+from conftest import create_distribution, load_event, s3_upload
 from runtime_api import Runtime
 
 import lambda_function as lf
@@ -79,7 +79,8 @@ def runs():
     1. mixed_event() on two distributions, one of which doesn't exist: INFO
        (created on the first), ERROR (the second), DEBUG, WARNING; the
        invocation fails, so the runtime reports an error;
-    2. an event without records: INFO only; the invocation succeeds.
+    2. S3's test event, which holds no object record: INFO only; the invocation
+       succeeds.
     """
     # A module fixture is set up before the first test's clean_state: empty moto here,
     # or a distribution an earlier module left behind makes this one a duplicate.
@@ -93,7 +94,7 @@ def runs():
         for name, runtime in runtimes.items():
             answers = [runtime.invoke(mixed_event())]
             if answers[0][0] != "init-error":
-                answers.append(runtime.invoke({"Records": []}))
+                answers.append(runtime.invoke(load_event("s3-test-event")))
             results[name] = (runtime, answers)
     finally:
         for runtime in runtimes.values():

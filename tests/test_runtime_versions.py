@@ -1,11 +1,11 @@
 """What the function runs on: the Python and the boto3/botocore it needs, said before anything fails.
 
 Lambda's runtimes bundle a boto3/botocore that AWS no longer lists, older than
-the one requirements/dev.txt pins: the function names the versions it needs
-(lf.BOTOCORE_FLOOR; lf.BOTOCORE_TENANTS for distribution tenants) and fails
-at start, in one line, below them. CI runs this file on the floor's botocore
-too (requirements/floor.txt), where the tenant checks meet a real botocore
-without the tenant operations.
+the one requirements/dev.txt pins: the function names the versions it needs,
+in one line, below them: below lf.BOTOCORE_FLOOR it fails at start; below
+lf.BOTOCORE_TENANTS a call to a tenant operation fails that target. CI runs
+this file on the floor's botocore too (requirements/floor.txt), where the
+tenant checks meet a real botocore without the tenant operations.
 """
 
 import glob
@@ -18,7 +18,7 @@ import types
 import boto3
 import botocore
 import pytest
-from conftest import ROOT, load_event
+from conftest import ROOT, invalidations, load_event
 from conftest import run_function as run
 
 import lambda_function as lf
@@ -50,8 +50,8 @@ def test_an_older_python_is_told_which_python_the_file_needs():
                                   capture_output=True, text=True, timeout=60)
             assert done.returncode == 2 and done.stdout == "", (python, done)
             assert re.fullmatch(r"error: lambda_function\.py needs Python 3\.11 or later; this is Python 3\.\d+\.\d+\. "
-                                r"In Lambda, choose a Python 3\.11 to 3\.14 runtime \(Runtime settings > Edit\); "
-                                r"locally, make a venv with a newer python3 \(docs/local-run\.md\)\n",
+                                r"Choose a newer runtime in Lambda \(Runtime settings > Edit\), or a newer python3 "
+                                r"locally \(docs/local-run\.md\)\n",
                                 done.stderr), (python, done.stderr)
             imported = subprocess.run([python, "-c", "import lambda_function"], cwd=ROOT, capture_output=True,
                                       text=True, timeout=60)
@@ -112,21 +112,27 @@ def has_tenants(client):
 def without_tenants():
     """lambda_function's client as a botocore older than the tenant operations has it."""
     if has_tenants(lf.CONTAINER.client):   # the floor's botocore lacks them for real
-        old = types.SimpleNamespace(**{name: getattr(lf.CONTAINER.client, name)
-                                       for name in ("list_distributions", "create_invalidation", "meta")})
+        old = types.SimpleNamespace(**{name: getattr(lf.CONTAINER.client, name) for name in (
+            "list_distributions", "get_distribution", "get_distribution_config", "get_cache_policy",
+            "create_invalidation", "meta")})
         lf.CONTAINER.client = old   # clean_state puts the real one back
     return lf.CONTAINER.client
 
 
-def test_naming_a_tenant_on_a_botocore_without_tenants_fails_at_start(without_tenants, monkeypatch):
-    monkeypatch.setenv("DISTRIBUTION_ID", "E2QWRUHAPOMQZL,dt_2wjDZi3hD1ivOXf6rpZJO1AB")
+def test_naming_a_tenant_on_a_botocore_without_tenants_fails_that_tenant(cf, without_tenants, monkeypatch):
+    from conftest import create_distribution
+
+    dist = create_distribution(cf, "example-bucket.s3.amazonaws.com")
+    monkeypatch.setenv("DISTRIBUTION_ID", f"{dist},dt_2wjDZi3hD1ivOXf6rpZJO1AB")
     tenants = ".".join(map(str, lf.BOTOCORE_TENANTS))
-    with pytest.raises(ImportError) as raised:
+    with pytest.raises(lf.InvalidationError) as raised:
         lf.lambda_handler(load_event("s3-put"), None)
     assert str(raised.value) == (
-        f"Invalidating distribution tenants (dt_... in DISTRIBUTION_ID) needs botocore {tenants} or later; "
+        f"GetDistributionTenant for dt_2wjDZi3hD1ivOXf6rpZJO1AB needs botocore {tenants} or later; "
         f"this runtime has boto3 {boto3.__version__}, botocore {botocore.__version__}. Choose a newer "
         "Python runtime, or add a layer with a recent boto3 (docs/console-setup.md#which-python)")
+    _, count = invalidations(cf, dist)
+    assert count == 1   # the distribution beside it is invalidated all the same
 
 
 def test_discovering_a_multi_tenant_distribution_on_a_botocore_without_tenants_says_so(
@@ -144,6 +150,6 @@ def test_discovering_a_multi_tenant_distribution_on_a_botocore_without_tenants_s
         monkeypatch.setattr(backend, "create_distribution_with_tags",
                             strict_cloudfront._patched[(backend, "create_distribution_with_tags")])
         create_distribution(cf, ("example-bucket.s3.amazonaws.com", "/{{site}}"))
-    with pytest.raises(lf.InvalidationError, match=r"Invalidating the tenants of multi-tenant distribution "
-                                                   r"\w+ needs botocore 1\.38\.4 or later"):
+    with pytest.raises(lf.InvalidationError, match=r"^ListDistributionTenants of \w+ needs botocore 1\.38\.4 "
+                                                   r"or later"):
         lf.lambda_handler(load_event("s3-put"), None)
