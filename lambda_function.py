@@ -38,7 +38,8 @@ The shell, the only code that calls AWS:
     Invocation.call     one call to CloudFront, within the invocation's
                         deadline: throttling (waits growing to 180 s,
                         Invocation.wait), server errors and cut answers are
-                        retried, none awaited past it (Invocation.attempt)
+                        retried, none awaited past it (Invocation.attempt);
+                        a refusal says what to allow or fix (refusal)
     submit              CreateInvalidation; a path CloudFront refuses is
                         isolated and covered by a wildcard (_Submission)
     discovered_routes   the distributions and tenants serving each bucket,
@@ -324,8 +325,7 @@ def _record(record, where, message_id, depth):
         where = f"SNS message {_message_id(sns.get('MessageId'))}"
         yield from _read(_json, sns.get("Message"), where, message_id, depth + 1)
     else:
-        raise _Malformed("expected an S3, SQS or SNS record "
-                         f"(keys: {sorted(map(str, record))[:8]})")
+        raise _Malformed(f"not an S3, SQS or SNS record (keys: {sorted(map(str, record))[:8]})")
 
 
 def _json(text, where, message_id, depth):
@@ -591,17 +591,18 @@ class _Tree:
 
     def __init__(self, paths):
         self.paths, self.files, self.subdirs = paths, {}, {}
-        self.size, self.wild = Counter(), Counter()
+        self.size, self.wild = Counter(), Counter()   # of each directory: paths, wildcards
         for path in paths:
-            directory = _parent(path)
-            self.files.setdefault(directory, []).append(path)
-            self.size[directory] += 1
-            self.wild[directory] += path.endswith("*")
+            self.files.setdefault(_parent(path), []).append(path)
+        for directory, held in self.files.items():
+            wild = _wildcards(held)
+            self.size[directory] += len(held)
+            self.wild[directory] += wild
             while directory != "/":
                 parent = _parent(directory)
                 self.subdirs.setdefault(parent, set()).add(directory)
-                self.size[parent] += 1
-                self.wild[parent] += path.endswith("*")
+                self.size[parent] += len(held)
+                self.wild[parent] += wild
                 directory = parent
 
     def paths_under(self, directory):
@@ -1012,7 +1013,8 @@ def refusal(what, error, resource=None):
 
     *resource* is the ARN it acted on; by default, what discovery needs.
     """
-    action, (code, message) = what.split()[0], code_and_message(error)
+    action = what.split()[0]
+    code, message = code_and_message(error)
     if resource is None:
         resource = _RESOURCES.get(action, "*")
     kind, _, target = resource.rpartition(":")[2].partition("/")

@@ -13,9 +13,9 @@ stage costs is its total minus the setup's. It takes about two minutes.
 Stages:
     floor      json.loads of every SQS body + one CreateInvalidation (bench.py's floor)
     straight   the least a function can do with one record object a record:
-               raw_decode, unquote_plus, an ObjectEvent, its path, one CreateInvalidation
+               json.loads, unquote_plus, an ObjectEvent, its path, one CreateInvalidation
     handler    lambda_function.lambda_handler
-    parse      raw_decode of every body (the parsing the handler does)
+    parse      json.loads of every body (the parsing the handler does)
     records    object_events: parse, then the envelopes, checks and records
     plan       object_events, then plan_invalidations
     paths      object_events, then cloudfront_path of every key
@@ -69,7 +69,7 @@ def run_stage(stage):
     elif stage == "straight":
         found = []
         for record in event["Records"]:
-            s3 = lf._JSON.raw_decode(record["body"])[0]["Records"][0]["s3"]
+            s3 = json.loads(record["body"])["Records"][0]["s3"]
             key = unquote_plus(s3["object"]["key"])
             found.append(lf.ObjectEvent(s3["bucket"]["name"], key, "ObjectCreated:Put", "",
                                         s3["object"]["sequencer"].encode(), record["messageId"]))
@@ -80,7 +80,7 @@ def run_stage(stage):
             lf.lambda_handler(event, None)
     elif stage == "parse":
         for body in bodies:
-            lf._JSON.raw_decode(body)
+            json.loads(body)
     elif stage != "setup":
         events = lf.object_events(event)
         if stage == "plan":
@@ -110,7 +110,7 @@ def main():
         ("straight line: parse, one record object and one path a record, one call",
          cost["straight"]),
         ("handler", cost["handler"]),
-        ("  parsing the bodies (raw_decode)", cost["parse"]),
+        ("  parsing the bodies (json.loads)", cost["parse"]),
         ("  envelopes, checks and records beyond parsing", records),
         ("  plan_invalidations", cost["plan"] - cost["records"]),
         ("    of which paths (cloudfront_path)", cost["paths"] - cost["records"]),

@@ -219,7 +219,7 @@ def test_records_in_sqs_know_their_message():
     ({"Records": [{"messageId": "m-1", "body": "{oops"}]}, "SQS message m-1: body is not JSON (starts '{oops')"),
     ({"Records": [{"messageId": "m-2", "body": None}]}, "SQS message m-2: body is not JSON (starts None); skipped"),
     ({"Records": [{"Sns": {"MessageId": "n-1", "Message": "Hello from SNS!"}}]}, "SNS message n-1: body is not JSON"),
-    ({"Records": [{"foo": 1}]}, "expected an S3, SQS or SNS record (keys: ['foo'])"),
+    ({"Records": [{"foo": 1}]}, "not an S3, SQS or SNS record (keys: ['foo'])"),
     ({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}, "expected a string at detail.object.key"),
 ])
 def test_bad_input_gets_a_clear_warning(event, warning, caplog):
@@ -275,7 +275,7 @@ def test_an_unknown_record_warning_lists_its_first_eight_keys(caplog):
         lf.object_events({"Records": [record]})
     keys = sorted(record)[:8]
     assert messages(caplog, logging.WARNING) == [
-        f"event.Records[0]: expected an S3, SQS or SNS record (keys: {keys}); skipped"]
+        f"event.Records[0]: not an S3, SQS or SNS record (keys: {keys}); skipped"]
 
 
 def test_an_eventbridge_type_that_changes_nothing_is_logged_at_debug(caplog):
@@ -770,9 +770,9 @@ def test_every_name_the_module_docstring_gives_exists():
 
 
 def test_lambda_function_keeps_to_its_shape():
-    """No function over 40 lines of code, no line over 100 columns, no global statement, and
-    nothing imported but the standard library and boto3/botocore (.ci/code_lines.py measures;
-    docs/CONTRIBUTING.md gives the budget)."""
+    """At most 820 lines of code, no function over 40, no line over 100 columns, no global
+    statement, and nothing imported but the standard library and boto3/botocore
+    (.ci/code_lines.py measures; docs/CONTRIBUTING.md gives the budget)."""
     import ast
     import sys
 
@@ -782,7 +782,8 @@ def test_lambda_function_keeps_to_its_shape():
     finally:
         sys.path.pop(0)
     source = pathlib.Path(lf.__file__).read_text(encoding="utf-8")
-    _, functions, long_lines, globals_ = code_lines.measure(source)
+    count, functions, long_lines, globals_ = code_lines.measure(source)
+    assert count <= 820, f"{count} lines of code"
     assert max(functions.values()) <= 40, sorted(functions.items(), key=lambda i: -i[1])[:3]
     assert long_lines == [] and globals_ == []
     imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(source))
