@@ -62,6 +62,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 (an old Python must get here)
                       f"{sys.version.split()[0]}. Choose a newer runtime in Lambda (Runtime "
                       "settings > Edit), or a newer python3 locally (docs/local-run.md)")
 
+import fnmatch
 import hashlib
 import json
 import logging
@@ -457,11 +458,9 @@ def query_keyed(key, behaviors):
     The first of *behaviors* whose path pattern matches serves it ("*" any
     characters, "?" one, case-sensitive), as CloudFront picks them.
     """
-    for pattern, why in behaviors:
-        regex = re.escape(pattern.lstrip("/")).replace(r"\*", ".*").replace(r"\?", ".")
-        if re.fullmatch(regex, key, re.DOTALL):
-            return why
-    return ""
+    # fnmatch's own "[...]" never meets CloudFront's patterns, which allow no "[".
+    return next((why for pattern, why in behaviors
+                 if fnmatch.fnmatchcase(key, pattern.lstrip("/"))), "")
 
 
 def covers(plan_path, path):
@@ -590,8 +589,7 @@ class _Tree:
     """
 
     def __init__(self, paths):
-        self.paths, self.files, self.subdirs = paths, {}, {}
-        self.size, self.wild = Counter(), Counter()   # of each directory: paths, wildcards
+        self.files, self.subdirs, self.size, self.wild = {}, {}, Counter(), Counter()
         for path in paths:
             self.files.setdefault(_parent(path), []).append(path)
         for directory, held in self.files.items():
@@ -606,8 +604,11 @@ class _Tree:
                 directory = parent
 
     def paths_under(self, directory):
-        """Return every path below *directory*."""
-        return [path for path in self.paths if _parent(path).startswith(directory)]
+        """Return every path below *directory* (its subtree only: plans stay linear)."""
+        found = list(self.files.get(directory, ()))
+        for subdir in self.subdirs.get(directory, ()):
+            found += self.paths_under(subdir)
+        return found
 
     def narrowing(self, directory, in_plan, max_paths, max_wildcards):
         """Return what opening *directory*'s wildcard does, or None if it won't fit.
